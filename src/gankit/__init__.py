@@ -1,0 +1,1 @@
+"""gankit: a PyTorch toolkit for Generative Adversarial Networks."""

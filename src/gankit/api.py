@@ -1,0 +1,87 @@
+"""The Python API: `train`, `load_generator`, and the pieces the CLI shares."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import List, Optional, Union
+
+import torch
+import yaml
+
+from .config import Config, apply_mapping, config_from_dict, load_config, validate
+from .data import load_dataset
+from .errors import CheckpointError, ConfigError
+from .generator import LoadedGenerator, load_generator
+from .methods import DataSpec, build_method
+from .rng import seed_everything
+from .trainer import Trainer
+
+
+def select_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device '{name}' is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name} but no CUDA GPU is visible; use train.device=auto or cpu")
+    return device
+
+
+def dataset_for(cfg: Config):
+    d = cfg.data
+    return load_dataset(d.name, dir=d.dir, size=d.size, channels=d.channels, split=d.split, n=d.n,
+                        seed=cfg.seed, on_corrupt=d.on_corrupt, download=d.download)
+
+
+def default_run_dir(cfg: Config) -> Path:
+    base = Path("runs") / f"{cfg.preset or 'custom'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, i = base, 1
+    while path.exists():
+        path, i = Path(f"{base}-{i}"), i + 1
+    return path
+
+
+def resume_config(run_dir: Path, overrides: Optional[List[str]] = None) -> Config:
+    """The run's own config.yaml, with optional overrides (e.g. a larger train.steps)."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise CheckpointError(f"'{run_dir}' is not a run directory (no config.yaml); pass the folder `gankit train` created")
+    cfg = config_from_dict(yaml.safe_load(path.read_text()))
+    if overrides:
+        cfg = load_config(mapping=cfg.to_dict(), overrides=overrides)
+    cfg.run.dir = str(run_dir)
+    return cfg
+
+
+def train(config: Union[Config, dict, None] = None, *, resume: Union[str, Path, None] = None,
+          overrides: Optional[List[str]] = None) -> Path:
+    """Train and return the run directory.
+
+    `config` is a `Config`, a nested dict of keys (over the defaults of its `preset`), or None for the
+    default preset; `resume` continues the run in that directory from its latest checkpoint.
+    """
+    if resume is not None:
+        cfg = resume_config(Path(resume), overrides)
+    elif isinstance(config, Config):
+        cfg = config
+        if overrides:
+            cfg = load_config(mapping=cfg.to_dict(), overrides=overrides)
+        validate(cfg)
+    else:
+        cfg = load_config(mapping=config, overrides=overrides)
+    run_dir = Path(cfg.run.dir) if cfg.run.dir else default_run_dir(cfg)
+    if resume is None and (run_dir / "checkpoints" / "latest").exists():
+        raise ConfigError(f"run.dir '{run_dir}' already holds a run; continue it with --resume {run_dir} or choose another run.dir")
+    cfg.run.dir = str(run_dir)
+    device = select_device(cfg.train.device)
+    seed_everything(cfg.seed)
+    dataset = dataset_for(cfg).to(device)
+    method = build_method(cfg, DataSpec.from_dataset(dataset), device)
+    trainer = Trainer(cfg, method, dataset, run_dir)
+    return trainer.fit(resume_from=run_dir if resume is not None else None)
+
+
+__all__ = ["train", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]

@@ -1,0 +1,204 @@
+"""Checkpoints: weights in safetensors, trainer state in safetensors + JSON, written atomically.
+
+Layout of one checkpoint directory (`checkpoints/step-00001000/`):
+  model.safetensors    network weights, keys "<net>.<param>" (G, D, G_ema, ...)
+  state.safetensors    every tensor of the trainer state (optimizers, RNG states, data order)
+  state.json           the rest of the trainer state, with references to those tensors; the config; data facts
+`checkpoints/latest` names the newest complete checkpoint. Nothing here unpickles.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import CheckpointError
+
+LATEST = "latest"
+MODEL_FILE, STATE_TENSORS, STATE_JSON = "model.safetensors", "state.safetensors", "state.json"
+
+
+# --------------------------------------------------------------------------- nested state <-> (JSON, tensors)
+
+def flatten_state(obj: Any, tensors: Dict[str, torch.Tensor], path: str = "s") -> Any:
+    """Replace every tensor/ndarray in a nested structure by a reference; collect them in `tensors`."""
+    if isinstance(obj, torch.Tensor):
+        tensors[path] = obj.detach().cpu().contiguous().clone()
+        return {"__tensor__": path}
+    if isinstance(obj, np.ndarray):
+        tensors[path] = torch.from_numpy(np.ascontiguousarray(obj).copy())
+        return {"__ndarray__": path}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj):
+            return {"__dict__": {k: flatten_state(v, tensors, f"{path}.{k}") for k, v in obj.items()}}
+        return {"__items__": [[k, flatten_state(v, tensors, f"{path}.{i}")] for i, (k, v) in enumerate(obj.items())]}
+    if isinstance(obj, (list, tuple)):
+        items = [flatten_state(v, tensors, f"{path}.{i}") for i, v in enumerate(obj)]
+        return {"__tuple__": items} if isinstance(obj, tuple) else items
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
+
+
+def unflatten_state(obj: Any, tensors: Dict[str, torch.Tensor]) -> Any:
+    """Inverse of `flatten_state`."""
+    if isinstance(obj, list):
+        return [unflatten_state(v, tensors) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "__tensor__" in obj:
+        return tensors[obj["__tensor__"]]
+    if "__ndarray__" in obj:
+        return tensors[obj["__ndarray__"]].numpy()
+    if "__tuple__" in obj:
+        return tuple(unflatten_state(v, tensors) for v in obj["__tuple__"])
+    if "__items__" in obj:
+        return {k: unflatten_state(v, tensors) for k, v in obj["__items__"]}
+    return {k: unflatten_state(v, tensors) for k, v in obj["__dict__"].items()}
+
+
+# --------------------------------------------------------------------------- atomic file helpers
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+# --------------------------------------------------------------------------- save / load
+
+def save_checkpoint(ckpt_root: Path, name: str, weights: Dict[str, Dict[str, torch.Tensor]],
+                    state: dict, meta: dict, keep: Optional[int] = None) -> Path:
+    """Write checkpoint `ckpt_root/name` atomically and point `latest` at it; prune to `keep` step dirs."""
+    ckpt_root = Path(ckpt_root)
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=ckpt_root, prefix=f".tmp-{name}-"))
+    try:
+        flat = {f"{net}.{k}": v.detach().cpu().contiguous() for net, sd in weights.items() for k, v in sd.items()}
+        save_file(flat, str(tmp / MODEL_FILE))
+        tensors: Dict[str, torch.Tensor] = {}
+        skeleton = flatten_state(state, tensors)
+        save_file(tensors, str(tmp / STATE_TENSORS))
+        (tmp / STATE_JSON).write_text(json.dumps({"meta": meta, "state": skeleton}))
+        for f in tmp.iterdir():
+            _fsync_file(f)
+        _fsync_dir(tmp)
+        final = ckpt_root / name
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(ckpt_root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_text(ckpt_root / LATEST, name + "\n")
+    if keep:
+        _prune(ckpt_root, keep, protect=name)
+    return final
+
+
+def _prune(ckpt_root: Path, keep: int, protect: str) -> None:
+    steps = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir())
+    for old in steps[:-keep]:
+        if old.name != protect:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    weights: Dict[str, Dict[str, torch.Tensor]]
+    state: dict
+    meta: dict
+
+    @property
+    def step(self) -> int:
+        return int(self.meta.get("step", 0))
+
+
+def resolve_checkpoint(path) -> Path:
+    """A run dir, its checkpoints dir or one checkpoint dir -> the checkpoint dir to load."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"'{path}' does not exist: pass a run directory or a checkpoint directory")
+    if (path / STATE_JSON).is_file():
+        return path
+    for root in (path / "checkpoints", path):
+        pointer = root / LATEST
+        if pointer.is_file():
+            target = root / pointer.read_text().strip()
+            if (target / STATE_JSON).is_file():
+                return target
+        steps = sorted(p for p in root.glob("step-*") if (p / STATE_JSON).is_file())
+        if steps:
+            return steps[-1]
+    raise CheckpointError(f"no checkpoint found in '{path}': expected checkpoints/<step>/{STATE_JSON} inside a run directory")
+
+
+def load_checkpoint(path, map_location: str = "cpu") -> Checkpoint:
+    """Load weights and trainer state (safetensors + JSON only)."""
+    ckpt = resolve_checkpoint(path)
+    try:
+        doc = json.loads((ckpt / STATE_JSON).read_text())
+        flat = load_file(str(ckpt / MODEL_FILE), device=map_location)
+        tensors = load_file(str(ckpt / STATE_TENSORS), device=map_location)
+    except (OSError, ValueError, KeyError, SafetensorError) as err:
+        raise CheckpointError(f"checkpoint '{ckpt}' is unreadable ({type(err).__name__}: {err}); use an earlier one") from None
+    weights: Dict[str, Dict[str, torch.Tensor]] = {}
+    for key, value in flat.items():
+        net, param = key.split(".", 1)
+        weights.setdefault(net, {})[param] = value
+    return Checkpoint(ckpt, weights, unflatten_state(doc["state"], tensors), doc["meta"])
+
+
+def split_weights(weights: Dict[str, Dict[str, torch.Tensor]], name: str) -> Tuple[Dict[str, torch.Tensor], bool]:
+    """Weights of network `name`, preferring its EMA copy (`name_ema`) when present."""
+    if f"{name}_ema" in weights:
+        return weights[f"{name}_ema"], True
+    if name not in weights:
+        raise CheckpointError(f"checkpoint holds no network '{name}' (has: {', '.join(sorted(weights))})")
+    return weights[name], False

@@ -1,0 +1,350 @@
+"""Typed config: dataclass defaults, overlaid by a YAML preset, a YAML file and `key=value` overrides.
+
+Every field may carry `metadata` with `choices`, `min` or `max`; `validate` checks them all.
+Unknown keys are errors that name the closest valid key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, List, Optional
+
+import yaml
+
+from .errors import ConfigError
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+def _opt(default, *, choices=None, min=None, max=None, help=""):
+    meta = {"choices": choices, "min": min, "max": max, "help": help}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    name: str = _opt("digits", help="data source: digits, mnist, fashion-mnist, folder, ring, grid, fake")
+    dir: Optional[str] = _opt(None, help="folder holding the data files (mnist, fashion-mnist, folder)")
+    size: Optional[int] = _opt(None, min=2, help="image side in pixels (None: the source's own)")
+    channels: Optional[int] = _opt(None, choices=[1, 3, None])
+    split: str = _opt("train", choices=["train", "test"])
+    n: Optional[int] = _opt(None, min=1, help="points/images for synthetic sources, a cap for real ones")
+    on_corrupt: str = _opt("error", choices=["error", "skip"])
+    download: bool = _opt(False, help="download MNIST-format files through torchvision when online")
+
+
+@dataclass
+class GeneratorConfig:
+    hidden: List[int] = _opt([256, 512, 1024], help="MLP hidden widths")
+    width: int = _opt(64, min=1, help="DCGAN base width (ngf)")
+    norm: str = _opt("bn", choices=["bn", "none"])
+    out_activation: str = _opt("auto", choices=["auto", "tanh", "none"])
+    cond: str = _opt("concat", choices=["concat", "cbn"])
+    embed_dim: int = _opt(0, min=0)
+
+
+@dataclass
+class DiscriminatorConfig:
+    hidden: List[int] = _opt([1024, 512, 256], help="MLP hidden widths")
+    width: int = _opt(64, min=1, help="DCGAN base width (ndf)")
+    norm: str = _opt("none", choices=["none", "bn", "layer"])
+    spectral_norm: bool = _opt(False)
+    pool: str = _opt("none", choices=["none", "avg", "max"])
+    head: str = _opt("fc", choices=["fc", "conv"])
+    leaky_slope: float = _opt(0.2, min=0.0, max=1.0)
+    dropout: float = _opt(0.0, min=0.0, max=0.95)
+    minibatch_disc: int = _opt(0, min=0, help="minibatch-discrimination kernels (0: off)")
+    minibatch_disc_dim: int = _opt(16, min=1)
+    mbstd: bool = _opt(False, help="minibatch standard-deviation feature")
+    cond: str = _opt("concat", choices=["concat", "projection"])
+    embed_dim: int = _opt(0, min=0)
+
+
+@dataclass
+class ModelConfig:
+    arch: str = _opt("dcgan", choices=["dcgan", "mlp"])
+    z_dim: int = _opt(100, min=1)
+    conditional: bool = _opt(False, help="condition G and D on the class labels")
+    g: GeneratorConfig = field(default_factory=GeneratorConfig)
+    d: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+
+
+@dataclass
+class LossConfig:
+    name: str = _opt("ns", choices=["minimax", "ns", "wasserstein", "hinge", "lsgan"])
+    real_label: float = _opt(1.0, min=0.5, max=1.0, help="one-sided label smoothing (< 1)")
+    gp: float = _opt(0.0, min=0.0, help="WGAN-GP gradient-penalty weight (10 in the paper)")
+    r1: float = _opt(0.0, min=0.0, help="R1 penalty weight gamma")
+    clip: float = _opt(0.0, min=0.0, help="WGAN weight clipping bound (0: off)")
+
+
+@dataclass
+class OptimConfig:
+    name: str = _opt("adam", choices=["adam", "rmsprop"])
+    g_lr: float = _opt(2e-4, min=0.0)
+    d_lr: float = _opt(2e-4, min=0.0)
+    g_betas: List[float] = _opt([0.5, 0.999])
+    d_betas: List[float] = _opt([0.5, 0.999])
+
+
+@dataclass
+class GanConfig:
+    num_discriminators: int = _opt(1, min=1, help="GMAN: number of discriminators")
+    combine: str = _opt("mean", choices=["mean", "max", "softmax"])
+    temperature: float = _opt(1.0, min=0.0, help="softmax combine: weight sharpness")
+    d_width_factors: List[float] = _opt([], help="per-discriminator width multipliers")
+    d_dropouts: List[float] = _opt([], help="per-discriminator dropout")
+    pack: int = _opt(1, min=1, help="PacGAN: samples judged together by D")
+    ema: float = _opt(0.0, min=0.0, max=1.0, help="EMA decay of G weights (0: off)")
+    ema_start: int = _opt(0, min=0)
+    augment: str = _opt("", help="DiffAugment policy, e.g. color,translation,cutout")
+    instance_noise: float = _opt(0.0, min=0.0, help="instance-noise std, annealed to 0")
+
+
+@dataclass
+class TrainConfig:
+    steps: Optional[int] = _opt(None, min=1, help="G updates (overrides epochs)")
+    epochs: Optional[float] = _opt(None, min=0.0, help="passes over the data")
+    batch_size: int = _opt(64, min=1)
+    d_steps: int = _opt(1, min=1, help="D updates per G update (n_critic)")
+    log_every: int = _opt(50, min=1)
+    sample_every: int = _opt(500, min=1)
+    checkpoint_every: int = _opt(1000, min=1)
+    keep_checkpoints: int = _opt(3, min=1)
+    device: str = _opt("auto", help="auto, cpu, cuda, cuda:N")
+    channels_last: bool = _opt(True, help="channels-last memory format for image models (much faster on CPU)")
+    progress: str = _opt("auto", choices=["auto", "bar", "lines", "none"])
+    tensorboard: bool = _opt(True)
+
+
+@dataclass
+class RunConfig:
+    dir: Optional[str] = _opt(None, help="run directory (default runs/<preset>-<time>)")
+
+
+@dataclass
+class Config:
+    preset: Optional[str] = _opt(None)
+    seed: int = _opt(0, min=0)
+    method: str = _opt("gan", choices=["gan"])
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- keys and types
+
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def all_keys(cls=Config, prefix: str = "") -> List[str]:
+    """Every dotted key of the config tree (leaves only)."""
+    keys = []
+    for f in fields(cls):
+        t = _hints(cls)[f.name]
+        if is_dataclass(t):
+            keys += all_keys(t, f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def _unknown(key: str) -> ConfigError:
+    close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else "; see `gankit train --dry-run` for all keys"
+    return ConfigError(f"unknown config key '{key}'{hint}")
+
+
+def _type_name(t) -> str:
+    return getattr(t, "__name__", None) or str(t).replace("typing.", "")
+
+
+def _coerce(key: str, value: Any, t) -> Any:
+    """Check `value` against the annotation `t`, converting int->float and tuple->list."""
+    origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin is typing.Union:  # Optional[X]; `none` typed on the command line means None too
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        inner = [a for a in args if a is not type(None)][0]
+        return _coerce(key, value, inner)
+    if origin in (list, List):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list like [1, 2], got {value!r}")
+        return [_coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value)]
+    if t is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    ok = (
+        (t is bool and isinstance(value, bool))
+        or (t is int and isinstance(value, int) and not isinstance(value, bool))
+        or (t is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (t is str and isinstance(value, str))
+    )
+    if not ok:
+        raise ConfigError(f"{key} must be {_type_name(t)}, got {value!r} ({type(value).__name__})")
+    return float(value) if t is float else value
+
+
+def _set(cfg, dotted: str, value: Any) -> None:
+    obj, parts = cfg, dotted.split(".")
+    for i, part in enumerate(parts):
+        names = {f.name for f in fields(obj)}
+        if part not in names:
+            raise _unknown(dotted)
+        t = _hints(type(obj))[part]
+        if i == len(parts) - 1:
+            if is_dataclass(t):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{dotted} is a section; set its keys, e.g. {dotted}.{fields(t)[0].name}=...")
+                for k, v in value.items():
+                    _set(cfg, f"{dotted}.{k}", v)
+            else:
+                setattr(obj, part, _coerce(dotted, value, t))
+        else:
+            if not is_dataclass(t):
+                raise _unknown(dotted)
+            obj = getattr(obj, part)
+
+
+def apply_mapping(cfg: Config, mapping: dict, prefix: str = "") -> None:
+    """Overlay a nested dict (from YAML) onto `cfg`."""
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"a config file must hold a mapping of keys, got {type(mapping).__name__}")
+    for key, value in mapping.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _set(cfg, dotted, {})  # checks that the section exists
+            apply_mapping(cfg, value, dotted + ".")
+        else:
+            _set(cfg, dotted, value)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`key=value` with the value read as YAML (so 1e-4, true, [1, 2] and null work)."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' is not key=value (e.g. train.steps=500)")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+# --------------------------------------------------------------------------- validation
+
+def validate(cfg, prefix: str = "") -> None:
+    """Check choices and ranges of every field, and the cross-field rules."""
+    for f in fields(cfg):
+        value, key = getattr(cfg, f.name), prefix + f.name
+        if is_dataclass(value):
+            validate(value, key + ".")
+            continue
+        meta = f.metadata
+        if value is None:
+            continue
+        if meta.get("choices") is not None and value not in meta["choices"]:
+            raise ConfigError(f"{key} must be one of {meta['choices']}, got {value!r}")
+        for item in value if isinstance(value, list) else [value]:
+            if meta.get("min") is not None and item < meta["min"]:
+                raise ConfigError(f"{key} must be >= {meta['min']}, got {item!r}")
+            if meta.get("max") is not None and item > meta["max"]:
+                raise ConfigError(f"{key} must be <= {meta['max']}, got {item!r}")
+    if prefix == "" and isinstance(cfg, Config):
+        _validate_rules(cfg)
+
+
+def _validate_rules(cfg: Config) -> None:
+    for key in ("g_betas", "d_betas"):
+        betas = getattr(cfg.optim, key)
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ConfigError(f"optim.{key} must be two numbers in [0, 1), got {betas}")
+    if cfg.train.batch_size % cfg.gan.pack:
+        raise ConfigError(f"train.batch_size ({cfg.train.batch_size}) must be a multiple of gan.pack ({cfg.gan.pack})")
+    for key in ("d_width_factors", "d_dropouts"):
+        values = getattr(cfg.gan, key)
+        if values and len(values) != cfg.gan.num_discriminators:
+            raise ConfigError(f"gan.{key} needs one value per discriminator ({cfg.gan.num_discriminators}), got {values}")
+
+
+# --------------------------------------------------------------------------- presets and loading
+
+def list_presets() -> dict[str, str]:
+    """Preset name -> one-line description."""
+    out = {}
+    for path in sorted(PRESET_DIR.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        out[path.stem] = str(doc.get("description", "")).strip()
+    return out
+
+
+def _read_yaml(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{what} '{path}' not found")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{what} '{path}' is not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{what} '{path}' must hold a mapping of config keys")
+    doc.pop("description", None)
+    return doc
+
+
+def preset_mapping(name: str) -> dict:
+    presets = list_presets()
+    if name not in presets:
+        close = difflib.get_close_matches(name, list(presets), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(f"unknown preset '{name}'; {hint}run `gankit presets` to list them")
+    return _read_yaml(PRESET_DIR / f"{name}.yaml", "preset")
+
+
+DEFAULT_PRESET = "digits-dcgan"
+
+
+def load_config(preset: Optional[str] = None, file: Optional[str] = None,
+                overrides: Optional[List[str]] = None, mapping: Optional[dict] = None) -> Config:
+    """Defaults <- preset <- YAML file <- mapping <- `key=value` overrides, then validated."""
+    cfg = Config()
+    file_doc = _read_yaml(Path(file), "config file") if file else {}
+    name = preset or (mapping or {}).get("preset") or file_doc.get("preset")
+    if name is None and not file_doc and not mapping:
+        name = DEFAULT_PRESET
+    if name:
+        apply_mapping(cfg, preset_mapping(name))
+        cfg.preset = name
+    apply_mapping(cfg, file_doc)
+    apply_mapping(cfg, mapping or {})
+    for text in overrides or []:
+        key, value = parse_override(text)
+        _set(cfg, key, value)
+    validate(cfg)
+    return cfg
+
+
+def config_from_dict(doc: dict) -> Config:
+    """Rebuild a resolved config (as written into a run directory or checkpoint)."""
+    cfg = Config()
+    apply_mapping(cfg, doc)
+    validate(cfg)
+    return cfg
+
+
+def dump_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,205 @@
+"""The GAN method: one generator against one or more discriminators, conditional or not, any loss.
+
+Every stabiliser is an option of this one step: the loss (minimax, non-saturating, Wasserstein,
+hinge, least squares), gradient penalty, R1, weight clipping, k D-steps per G-step, one-sided label
+smoothing, instance noise, DiffAugment, packing (PacGAN), several discriminators (GMAN) and an EMA of G.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Dict, List, Optional
+
+import torch
+from torch import nn
+
+from .. import losses
+from ..augment import diff_augment, parse_policy
+from ..ema import EMA
+from ..errors import ConfigError
+from ..nn import build_discriminator, build_generator
+from ..nn.layers import pack_samples
+from .base import BatchSource, DataSpec, Method
+from .optim import grad_norm, make_optimizer, set_requires_grad
+
+BCE_LOSSES = ("minimax", "ns")
+
+
+class GAN(Method):
+    """Alternating D and G updates of the adversarial game."""
+
+    def __init__(self, cfg, spec: DataSpec, device: torch.device):
+        super().__init__(cfg, spec, device)
+        m, g = cfg.model, cfg.gan
+        self.loss_name = losses.check_loss(cfg.loss.name)
+        if m.conditional and spec.num_classes == 0:
+            raise ConfigError(f"model.conditional=true needs labelled data, and data.name={spec.name} has no labels")
+        self.num_classes = spec.num_classes if m.conditional else 0
+        self.z_dim = m.z_dim
+        self.G = build_generator(m.arch, out_shape=spec.shape, z_dim=m.z_dim,
+                                 num_classes=self.num_classes, **asdict(m.g))
+        self.G = self.place(self.G)
+        self.Ds: List[nn.Module] = [self.place(self._build_discriminator(i)) for i in range(g.num_discriminators)]
+        self.d_names = ["D"] if len(self.Ds) == 1 else [f"D{i}" for i in range(len(self.Ds))]
+        self.networks = {"G": self.G, **dict(zip(self.d_names, self.Ds))}
+        o = cfg.optim
+        self.optimizers = {"G": make_optimizer(self.G.parameters(), o.name, o.g_lr, o.g_betas, device)}
+        for name, d in zip(self.d_names, self.Ds):
+            self.optimizers[name] = make_optimizer(d.parameters(), o.name, o.d_lr, o.d_betas, device)
+        self.ema = EMA(self.G, decay=g.ema, start_step=g.ema_start) if g.ema > 0 else None
+        self.policy = parse_policy(g.augment)
+        if self.policy and spec.kind != "image":
+            raise ConfigError("gan.augment (DiffAugment) needs image data; clear it for 2-D points")
+        self.d_steps = cfg.train.d_steps
+        self.batches_per_step = self.d_steps
+        self.noise_std = 0.0
+
+    def _build_discriminator(self, index: int) -> nn.Module:
+        g, d = self.cfg.gan, dict(asdict(self.cfg.model.d))
+        if g.d_width_factors:
+            f = g.d_width_factors[index]
+            d["width"] = max(1, round(d["width"] * f))
+            d["hidden"] = [max(1, round(h * f)) for h in d["hidden"]]
+        if g.d_dropouts:
+            d["dropout"] = g.d_dropouts[index]
+        return build_discriminator(self.cfg.model.arch, in_shape=self.spec.shape,
+                                   num_classes=self.num_classes, pack=g.pack, **d)
+
+    # ------------------------------------------------------------------ helpers
+
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.z_dim, device=self.device)
+
+    def fake_labels(self, n: int) -> Optional[torch.Tensor]:
+        if not self.num_classes:
+            return None
+        return torch.randint(self.num_classes, (n,), device=self.device)
+
+    def judge(self, d: nn.Module, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """D's logits for a batch, after DiffAugment, instance noise and packing."""
+        if self.policy:
+            x = diff_augment(x, self.policy)
+        if self.noise_std > 0:
+            x = x + self.noise_std * torch.randn_like(x)
+        m = self.cfg.gan.pack
+        if m > 1:
+            x = pack_samples(x, m)
+            y = y[::m] if y is not None else None
+        return d(x, y)
+
+    def _score(self, logits: torch.Tensor) -> torch.Tensor:
+        """D(x) as logged: a probability for the BCE losses, the raw critic value otherwise."""
+        logits = logits.detach()
+        return torch.sigmoid(logits).mean() if self.loss_name in BCE_LOSSES else logits.mean()
+
+    # ------------------------------------------------------------------ the step
+
+    def train_step(self, batches: BatchSource, step: int) -> Dict[str, torch.Tensor]:
+        if self.cfg.gan.instance_noise > 0:
+            self.noise_std = losses.instance_noise_std(step, self.total_steps, self.cfg.gan.instance_noise)
+        set_requires_grad(self.Ds, True)
+        for _ in range(self.d_steps):
+            real, y_real = batches.next()
+            n = real.shape[0]
+            z, y_fake = self.noise(n), self.fake_labels(n)
+            if self.d_steps == 1:  # reuse G(z) for the G update
+                fake = self.G(z, y_fake)
+            else:
+                with torch.no_grad():
+                    fake = self.G(z, y_fake)
+            logs = self._d_update(real, y_real, fake.detach(), y_fake)
+        set_requires_grad(self.Ds, False)
+        if self.d_steps != 1:
+            z, y_fake = self.noise(n), self.fake_labels(n)
+            fake = self.G(z, y_fake)
+        logs.update(self._g_update(fake, y_fake))
+        if self.ema is not None:
+            self.ema.update(self.G, step)
+        return logs
+
+    def _d_update(self, real, y_real, fake, y_fake) -> Dict[str, torch.Tensor]:
+        c = self.cfg.loss
+        total, scores_real, scores_fake, extras = 0.0, [], [], {}
+        if c.r1 > 0:
+            real = real.detach().requires_grad_(True)
+        for d in self.Ds:
+            real_logits = self.judge(d, real, y_real)
+            fake_logits = self.judge(d, fake, y_fake)
+            loss = losses.d_loss(self.loss_name, real_logits, fake_logits, real_label=c.real_label)
+            if c.gp > 0:
+                gp = losses.gradient_penalty(lambda x, y=None, d=d: self.judge(d, x, y), real, fake, y=y_real)
+                loss = loss + c.gp * gp
+                extras["gp"] = gp.detach()
+            if c.r1 > 0:
+                r1 = losses.r1_penalty(real_logits, real)
+                loss = loss + 0.5 * c.r1 * r1
+                extras["r1"] = r1.detach()
+            total = total + loss
+            scores_real.append(self._score(real_logits))
+            scores_fake.append(self._score(fake_logits))
+        for name in self.d_names:
+            self.optimizers[name].zero_grad(set_to_none=True)
+        total.backward()
+        params = [p for d in self.Ds for p in d.parameters()]
+        extras["grad_norm_d"] = grad_norm(params)
+        for name, d in zip(self.d_names, self.Ds):
+            self.optimizers[name].step()
+            if c.clip > 0:
+                losses.clip_weights_(d, c.clip)
+        k = len(self.Ds)
+        return {"loss_d": total.detach() / k, "d_real": sum(scores_real) / k,
+                "d_fake": sum(scores_fake) / k, **extras}
+
+    def _g_update(self, fake, y_fake) -> Dict[str, torch.Tensor]:
+        per_d = torch.stack([losses.g_loss(self.loss_name, self.judge(d, fake, y_fake)) for d in self.Ds])
+        loss = combine_losses(per_d, self.cfg.gan.combine, self.cfg.gan.temperature)
+        opt = self.optimizers["G"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = grad_norm(list(self.G.parameters()))
+        opt.step()
+        return {"loss_g": loss.detach(), "grad_norm_g": norm}
+
+    # ------------------------------------------------------------------ sampling, state
+
+    def sampling_generator(self) -> nn.Module:
+        return self.ema.shadow if self.ema is not None else self.G
+
+    def preview_inputs(self, n: int, seed: int) -> Dict[str, torch.Tensor]:
+        gen = torch.Generator().manual_seed(seed)
+        inputs = {"z": torch.randn(n, self.z_dim, generator=gen)}
+        if self.num_classes:
+            inputs["y"] = torch.arange(n) % self.num_classes
+        return inputs
+
+    @torch.no_grad()
+    def preview(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
+        g = self.sampling_generator()
+        was_training = g.training
+        g.eval()
+        y = inputs.get("y")
+        out = g(inputs["z"].to(self.device), y.to(self.device) if y is not None else None)
+        g.train(was_training)
+        return out
+
+    def extra_weights(self) -> Dict[str, Dict[str, torch.Tensor]]:
+        return {"G_ema": self.ema.state_dict()} if self.ema is not None else {}
+
+    def load_extra_weights(self, weights) -> None:
+        if self.ema is not None and "G_ema" in weights:
+            self.ema.load_state_dict(weights["G_ema"])
+
+
+def combine_losses(per_d: torch.Tensor, how: str, temperature: float = 1.0) -> torch.Tensor:
+    """GMAN: G's loss against several discriminators — their mean, max, or softmax-weighted mean.
+
+    The softmax weights softmax(temperature * loss_i) are treated as constants (no gradient through
+    them); temperature 0 gives the mean and a large temperature approaches the max.
+    """
+    if how == "mean" or per_d.numel() == 1:
+        return per_d.mean()
+    if how == "max":
+        return per_d.max()
+    if how == "softmax":
+        weights = torch.softmax(temperature * per_d.detach(), dim=0)
+        return (weights * per_d).sum()
+    raise ConfigError(f"gan.combine must be mean, max or softmax, got {how!r}")

@@ -1,0 +1,45 @@
+"""Optimizer construction and small gradient utilities shared by methods."""
+from __future__ import annotations
+
+from typing import Iterable, List
+
+import torch
+from torch import nn
+
+
+def make_optimizer(params: Iterable[nn.Parameter], name: str, lr: float, betas, device: torch.device):
+    """Adam (fused kernels where the device supports them) or RMSprop (as WGAN trains its critic)."""
+    params = list(params)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=True)
+    except (RuntimeError, ValueError, TypeError):  # fused Adam unsupported for this device or torch
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), foreach=True)
+
+
+def grad_norm(params: List[nn.Parameter]) -> torch.Tensor:
+    """Total L2 norm of the gradients, as a device tensor (no host sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def set_requires_grad(nets: Iterable[nn.Module], flag: bool) -> None:
+    """Freeze or unfreeze networks (D is frozen during G's update so its weight grads are skipped)."""
+    for net in nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
+def match_state_layout(opt: torch.optim.Optimizer) -> None:
+    """Give loaded optimizer state the memory layout of its parameter (e.g. channels-last).
+
+    Checkpoints store contiguous tensors; fused kernels need state strides equal to the param's.
+    """
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for key, value in opt.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    opt.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)

@@ -1,0 +1,1 @@
+"""Training monitors: progress bar, metrics log, TensorBoard, sample grids and loss plots."""

@@ -1,0 +1,71 @@
+"""Sample grids (images) and scatter plots (2-D points) written atomically as PNG."""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..checkpoint import atomic_write_bytes
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> (N, H, W, C) uint8."""
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def grid_array(images: torch.Tensor, nrow: Optional[int] = None, pad: int = 2) -> np.ndarray:
+    """Tile images in [-1, 1] into one uint8 array (H, W, C) with `nrow` images per row."""
+    arr = to_uint8(images)
+    n, h, w, c = arr.shape
+    nrow = nrow or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / nrow))
+    out = np.zeros((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), dtype=np.uint8)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        y0, x0 = pad + r * (h + pad), pad + col * (w + pad)
+        out[y0:y0 + h, x0:x0 + w] = arr[i]
+    return out
+
+
+def png_bytes(array: np.ndarray, scale: int = 1) -> bytes:
+    img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_grid(images: torch.Tensor, path, nrow: Optional[int] = None) -> Path:
+    """Write a PNG grid; small images are enlarged (nearest) so a 64-image grid is at least ~256 px."""
+    arr = grid_array(images, nrow)
+    scale = max(1, 256 // max(arr.shape[0], arr.shape[1]) + (1 if max(arr.shape[:2]) < 256 else 0))
+    atomic_write_bytes(Path(path), png_bytes(arr, min(scale, 8)))
+    return Path(path)
+
+
+def save_scatter(points: torch.Tensor, path, means: Optional[torch.Tensor] = None, title: str = "") -> Path:
+    """Scatter plot of 2-D samples, with the true mixture means as red crosses when given."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = points.detach().float().cpu().numpy()
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5)
+    if means is not None:
+        m = torch.as_tensor(means).cpu().numpy()
+        ax.scatter(m[:, 0], m[:, 1], c="red", marker="x", s=30)
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
