@@ -112,8 +112,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 # --------------------------------------------------------------------------- save / load
 
 def save_checkpoint(ckpt_root: Path, name: str, weights: Dict[str, Dict[str, torch.Tensor]],
-                    state: dict, meta: dict, keep: Optional[int] = None) -> Path:
-    """Write checkpoint `ckpt_root/name` atomically and point `latest` at it; prune to `keep` step dirs."""
+                    state: dict, meta: dict, keep: Optional[int] = None, latest: bool = True) -> Path:
+    """Write checkpoint `ckpt_root/name` atomically; with `latest`, point `latest` at it and prune to `keep` step dirs."""
     ckpt_root = Path(ckpt_root)
     ckpt_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=ckpt_root, prefix=f".tmp-{name}-"))
@@ -135,6 +135,8 @@ def save_checkpoint(ckpt_root: Path, name: str, weights: Dict[str, Dict[str, tor
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if not latest:
+        return final
     atomic_write_text(ckpt_root / LATEST, name + "\n")
     if keep:
         _prune(ckpt_root, keep, protect=name)

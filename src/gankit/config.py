@@ -118,8 +118,29 @@ class TrainConfig:
     keep_checkpoints: int = _opt(3, min=1)
     device: str = _opt("auto", help="auto, cpu, cuda, cuda:N")
     channels_last: bool = _opt(True, help="channels-last memory format for image models (much faster on CPU)")
+    compile: bool = _opt(False, help="torch.compile the networks; where compiling fails, warn once and run eagerly")
+    compile_mode: str = _opt("default", choices=["default", "reduce-overhead", "max-autotune",
+                                                 "max-autotune-no-cudagraphs"],
+                             help="torch.compile mode (with train.compile=true)")
+    amp: str = _opt("off", choices=["off", "bf16", "fp16"],
+                    help="autocast mixed precision: bf16 (GPU, or a CPU with bf16 support) or fp16 (GPU only, "
+                         "with a gradient scaler per optimizer group)")
+    cudnn_benchmark: bool = _opt(True, help="let cuDNN time and pick the fastest convolution algorithms (GPU only)")
     progress: str = _opt("auto", choices=["auto", "bar", "lines", "none"])
     tensorboard: bool = _opt(True)
+
+
+@dataclass
+class MonitorConfig:
+    alarms: bool = _opt(True, help="print and log training alarms (D wins, collapse, divergence, metric worsening)")
+    stop_on_alarm: bool = _opt(False, help="checkpoint and stop at the first alarm")
+    patience: int = _opt(3, min=1, help="consecutive logs/evaluations before an alarm fires")
+    d_win: float = _opt(0.05, min=0.0, max=0.5, help="D wins when D(G(z)) < this and D(x) > 1 - this")
+    collapse_ratio: float = _opt(0.2, min=0.0, max=1.0, help="collapse when sample diversity < this x real diversity")
+    diverge: float = _opt(1e4, min=0.0, help="divergence when a loss or gradient norm exceeds this")
+    eval_every: int = _opt(0, min=0, help="steps between in-training evaluations (0: off)")
+    eval_n: int = _opt(2500, min=2, help="samples per in-training evaluation")
+    track: str = _opt("auto", help="metric kept best in checkpoints/best (auto: reverse_kl for 2-D mixtures)")
 
 
 @dataclass
@@ -138,6 +159,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     gan: GanConfig = field(default_factory=GanConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
     def to_dict(self) -> dict:

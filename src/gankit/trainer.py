@@ -21,6 +21,7 @@ from .data.sampler import BatchSampler
 from .errors import CheckpointError, TrainingDiverged
 from .methods import BatchSource, DataSpec, Method
 from .methods.optim import match_state_layout
+from .monitor.diagnostics import Diagnostics
 from .monitor.images import save_grid, save_scatter
 from .monitor.plots import plot_curves
 from .monitor.progress import Progress
@@ -28,6 +29,7 @@ from .rng import capture_rng, restore_rng
 
 PREVIEW_N = 64
 PREVIEW_SEED = 1234
+EVAL_SEED = 4321
 
 
 def total_steps(cfg: Config, n_items: int, batches_per_step: int) -> int:
@@ -55,6 +57,8 @@ class Trainer:
         self.last_good: Optional[Path] = None
         self.tb = None
         self.means = dataset.info.get("means")
+        probabilities = cfg.loss.name in ("minimax", "ns")
+        self.diagnostics = Diagnostics(cfg, self.spec, dataset.x, self.run_dir, probabilities)
 
     # ------------------------------------------------------------------ paths
 
@@ -89,12 +93,14 @@ class Trainer:
                 "data": self.spec.to_dict(), "method": self.cfg.method, "torch": torch.__version__,
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
-    def save(self) -> Path:
+    def save(self, name: Optional[str] = None) -> Path:
+        """A periodic checkpoint (`step-N`, becomes `latest`), or a named one such as `best`."""
         weights = {k: n.state_dict() for k, n in self.method.networks.items()}
         weights.update(self.method.extra_weights())
-        path = ckpt_io.save_checkpoint(self.ckpt_root, f"step-{self.step:08d}", weights, self.state(),
-                                       self.meta(), keep=self.cfg.train.keep_checkpoints)
-        self.last_good = path
+        path = ckpt_io.save_checkpoint(self.ckpt_root, name or f"step-{self.step:08d}", weights, self.state(),
+                                       self.meta(), keep=self.cfg.train.keep_checkpoints, latest=name is None)
+        if name is None:
+            self.last_good = path
         return path
 
     def load(self, path) -> None:
@@ -133,13 +139,33 @@ class Trainer:
                 raise TrainingDiverged(f"training diverged at step {where}: {key} = {float(values[bad[0]])}; {kept}; "
                                        "try a lower learning rate, loss.gp=10 or model.d.spectral_norm=true")
         record = {"step": self.step, **{k: float(v.mean()) for k, v in stacked.items()}}
+        self._log(record, "train")
+        self._act(self.diagnostics.on_record(record))
+        return record
+
+    def _log(self, record: dict, group: str) -> None:
         with open(self.run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
         if self.tb is not None:
             for k, v in record.items():
                 if k != "step":
-                    self.tb.add_scalar(f"train/{k}", v, self.step)
-        return record
+                    self.tb.add_scalar(f"{group}/{k}", v, self.step)
+
+    def _act(self, alarms) -> None:
+        """With monitor.stop_on_alarm, the first alarm checkpoints and stops the run."""
+        if alarms and self.cfg.monitor.stop_on_alarm:
+            raise AlarmStop(alarms[0].message())
+
+    def evaluate(self) -> dict:
+        """Periodic evaluation on fresh samples; keeps checkpoints/best by the tracked metric."""
+        samples = self.method.preview(self.method.preview_inputs(self.cfg.monitor.eval_n, EVAL_SEED))
+        metrics, alarms, improved = self.diagnostics.evaluate(self.step, samples)
+        if metrics:
+            self._log({"step": self.step, **{f"eval/{k}": v for k, v in metrics.items()}}, "eval")
+        if improved:
+            self.save("best")
+        self._act(alarms)
+        return metrics
 
     def write_preview(self) -> Path:
         out = self.method.preview(self.preview_in)
@@ -148,6 +174,7 @@ class Trainer:
             save_grid(out, path, nrow=getattr(self.method, "num_classes", 0) or 8)
             if self.tb is not None:
                 self.tb.add_images("samples", (out.clamp(-1, 1) + 1) / 2, self.step)
+            self._act(self.diagnostics.on_preview(self.step, out))
         else:
             big = self.method.preview(self.method.preview_inputs(2500, PREVIEW_SEED))
             save_scatter(big, path, means=self.means, title=f"step {self.step}")
@@ -176,6 +203,8 @@ class Trainer:
                     progress.update(self.step, record)
                     if self.step % t.sample_every == 0 or self.step == self.total:
                         self.write_preview()
+                    if self.cfg.monitor.eval_every and (self.step % self.cfg.monitor.eval_every == 0 or self.step == self.total):
+                        self.evaluate()
                     if due_ckpt:
                         self.save()
                 if stop.requested:
@@ -183,12 +212,19 @@ class Trainer:
                     path = self.save()
                     raise TrainingInterrupted(f"interrupted at step {self.step}; checkpoint {path}; "
                                               f"continue with: gankit train --resume {self.run_dir}")
+            except AlarmStop as alarm:
+                path = self.save()
+                raise TrainingInterrupted(f"stopped on alarm (monitor.stop_on_alarm): {alarm}; checkpoint {path}") from None
             finally:
                 progress.close()
                 self.write_plot()
                 if self.tb is not None:
                     self.tb.close()
         return self.run_dir
+
+
+class AlarmStop(Exception):
+    """Internal: an alarm fired with monitor.stop_on_alarm set."""
 
 
 class TrainingInterrupted(CheckpointError):
