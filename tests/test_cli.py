@@ -101,3 +101,11 @@ def test_python_api_trains_from_a_dict_and_samples(tmp_path):
                         "train": {"steps": 3, "progress": "none", "tensorboard": False}})
     g = gankit.load_generator(run)
     assert g.sample(5).shape == (5, 2) and g.step == 3
+
+
+def test_cli_resume_applies_overrides(tmp_path):
+    from conftest import tiny_config
+    from gankit.checkpoint import load_checkpoint
+    run = api.train(tiny_config(tmp_path / "r", "ring-gan", **{"train.steps": 4}))
+    assert main(["train", "--resume", str(run), "train.steps=6"]) == 0
+    assert load_checkpoint(run).step == 6

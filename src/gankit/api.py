@@ -8,6 +8,7 @@ from typing import List, Optional, Union
 import torch
 import yaml
 
+from . import distributed
 from .config import Config, apply_mapping, config_from_dict, load_config, validate
 from .data import load_dataset
 from .errors import CheckpointError, ConfigError
@@ -61,9 +62,10 @@ def train(config: Union[Config, dict, None] = None, *, resume: Union[str, Path, 
     """Train and return the run directory.
 
     `config` is a `Config`, a nested dict of keys (over the defaults of its `preset`), or None for the
-    default preset; `resume` continues the run in that directory from its latest checkpoint.
+    default preset; `resume` continues the run in that directory from its latest checkpoint (with the
+    run's own config.yaml and `overrides`, or with `config` when that is a resolved `Config`).
     """
-    if resume is not None:
+    if resume is not None and not isinstance(config, Config):
         cfg = resume_config(Path(resume), overrides)
     elif isinstance(config, Config):
         cfg = config
@@ -77,11 +79,20 @@ def train(config: Union[Config, dict, None] = None, *, resume: Union[str, Path, 
         raise ConfigError(f"run.dir '{run_dir}' already holds a run; continue it with --resume {run_dir} or choose another run.dir")
     cfg.run.dir = str(run_dir)
     device = select_device(cfg.train.device)
-    seed_everything(cfg.seed)
-    dataset = dataset_for(cfg).to(device)
-    method = build_method(cfg, DataSpec.from_dataset(dataset), device)
-    trainer = Trainer(cfg, method, dataset, run_dir)
-    return trainer.fit(resume_from=run_dir if resume is not None else None)
+    info = distributed.setup(device, cfg.train.batch_size)
+    try:
+        if info.enabled and device.type == "cuda":
+            device = torch.device("cuda", info.local_rank)
+            torch.cuda.set_device(device)
+        seed_everything(cfg.seed)  # the same on every rank: same init, same global noise
+        dataset = dataset_for(cfg).to(device)
+        method = build_method(cfg, DataSpec.from_dataset(dataset), device)
+        if info.enabled:
+            method.distribute(info)
+        trainer = Trainer(cfg, method, dataset, run_dir, info)
+        return trainer.fit(resume_from=run_dir if resume is not None else None)
+    finally:
+        distributed.teardown()
 
 
 __all__ = ["train", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]

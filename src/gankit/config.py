@@ -126,6 +126,9 @@ class TrainConfig:
                     help="autocast mixed precision: bf16 (GPU, or a CPU with bf16 support) or fp16 (GPU only, "
                          "with a gradient scaler per optimizer group)")
     cudnn_benchmark: bool = _opt(True, help="let cuDNN time and pick the fastest convolution algorithms (GPU only)")
+    threads: Optional[int] = _opt(None, min=1, help="CPU intra-op threads (None: torch's default, one per core); "
+                                                    "1 is often faster for small models or on a busy machine")
+    sync_bn: bool = _opt(False, help="synchronise BatchNorm statistics across torchrun processes")
     progress: str = _opt("auto", choices=["auto", "bar", "lines", "none"])
     tensorboard: bool = _opt(True)
 

@@ -17,7 +17,8 @@ import torch
 
 from . import checkpoint as ckpt_io
 from .config import Config, dump_yaml
-from .data.sampler import BatchSampler
+from .data.sampler import BatchSampler, ShardedSampler
+from .distributed import DistInfo, any_rank
 from .errors import CheckpointError, TrainingDiverged
 from .methods import BatchSource, DataSpec, Method
 from .methods.optim import match_state_layout
@@ -44,10 +45,13 @@ def total_steps(cfg: Config, n_items: int, batches_per_step: int) -> int:
 class Trainer:
     """Runs a method's steps with logging, previews, checkpoints and exact resume."""
 
-    def __init__(self, cfg: Config, method: Method, dataset, run_dir: Path):
-        self.cfg, self.method, self.run_dir = cfg, method, Path(run_dir)
+    def __init__(self, cfg: Config, method: Method, dataset, run_dir: Path, dist: DistInfo = DistInfo()):
+        self.cfg, self.method, self.run_dir, self.dist = cfg, method, Path(run_dir), dist
+        self.main = dist.is_main
         self.spec = DataSpec.from_dataset(dataset)
         self.sampler = BatchSampler(len(dataset), cfg.train.batch_size, seed=cfg.seed)
+        if dist.enabled:
+            self.sampler = ShardedSampler(self.sampler, dist.rank, dist.world)
         self.batches = BatchSource(dataset.x, dataset.y, self.sampler, cfg.train.channels_last)
         self.total = total_steps(cfg, len(dataset), method.batches_per_step)
         method.setup(self.total)
@@ -67,6 +71,8 @@ class Trainer:
         return self.run_dir / "checkpoints"
 
     def _prepare_dir(self) -> None:
+        if not self.main:
+            return
         for sub in ("samples", "plots", "checkpoints"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
         ckpt_io.atomic_write_text(self.run_dir / "config.yaml", dump_yaml(self.cfg))
@@ -86,6 +92,7 @@ class Trainer:
             "rng": capture_rng(),
             "sampler": self.sampler.state_dict(),
             "preview": self.preview_in,
+            "method": self.method.extra_state(),
         }
 
     def meta(self) -> dict:
@@ -94,7 +101,9 @@ class Trainer:
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
     def save(self, name: Optional[str] = None) -> Path:
-        """A periodic checkpoint (`step-N`, becomes `latest`), or a named one such as `best`."""
+        """A periodic checkpoint (`step-N`, becomes `latest`), or a named one such as `best` (rank 0 only)."""
+        if not self.main:
+            return self.ckpt_root / (name or f"step-{self.step:08d}")
         weights = {k: n.state_dict() for k, n in self.method.networks.items()}
         weights.update(self.method.extra_weights())
         path = ckpt_io.save_checkpoint(self.ckpt_root, name or f"step-{self.step:08d}", weights, self.state(),
@@ -115,6 +124,7 @@ class Trainer:
         except (KeyError, RuntimeError) as err:
             msg = str(err).splitlines()[0]
             raise CheckpointError(f"checkpoint '{ck.path}' does not fit this config ({msg}); resume with the run's own config.yaml") from None
+        self.method.load_extra_state(ck.state.get("method"))
         self.sampler.load_state_dict(ck.state["sampler"])
         restore_rng(ck.state["rng"])
         self.preview_in = ck.state["preview"]
@@ -139,6 +149,8 @@ class Trainer:
                 raise TrainingDiverged(f"training diverged at step {where}: {key} = {float(values[bad[0]])}; {kept}; "
                                        "try a lower learning rate, loss.gp=10 or model.d.spectral_norm=true")
         record = {"step": self.step, **{k: float(v.mean()) for k, v in stacked.items()}}
+        if not self.main:
+            return record
         self._log(record, "train")
         self._act(self.diagnostics.on_record(record))
         return record
@@ -158,6 +170,8 @@ class Trainer:
 
     def evaluate(self) -> dict:
         """Periodic evaluation on fresh samples; keeps checkpoints/best by the tracked metric."""
+        if not self.main:
+            return {}
         samples = self.method.preview(self.method.preview_inputs(self.cfg.monitor.eval_n, EVAL_SEED))
         metrics, alarms, improved = self.diagnostics.evaluate(self.step, samples)
         if metrics:
@@ -167,7 +181,9 @@ class Trainer:
         self._act(alarms)
         return metrics
 
-    def write_preview(self) -> Path:
+    def write_preview(self) -> Optional[Path]:
+        if not self.main:
+            return None
         out = self.method.preview(self.preview_in)
         path = self.run_dir / "samples" / f"step-{self.step:08d}.png"
         if self.spec.kind == "image":
@@ -181,7 +197,7 @@ class Trainer:
         return path
 
     def write_plot(self) -> None:
-        if (self.run_dir / "metrics.jsonl").is_file():
+        if self.main and (self.run_dir / "metrics.jsonl").is_file():
             plot_curves(self.run_dir / "metrics.jsonl", self.run_dir / "plots" / "losses.png")
 
     # ------------------------------------------------------------------ loop
@@ -191,23 +207,29 @@ class Trainer:
             self.load(resume_from)
         self._prepare_dir()
         t = self.cfg.train
-        progress = Progress(self.total, start=self.step, mode=t.progress)
+        progress = Progress(self.total, start=self.step, mode=t.progress if self.main else "none")
         self.method.train(True)
         with _StopOnSignal() as stop:
             try:
-                while self.step < self.total and not stop.requested:
+                stopping = False
+                while self.step < self.total and not stopping:
                     self.pending.append(self.method.train_step(self.batches, self.step))
                     self.step += 1
                     due_ckpt = self.step % t.checkpoint_every == 0 or self.step == self.total
-                    record = self._flush() if self.step % t.log_every == 0 or due_ckpt else None
-                    progress.update(self.step, record)
+                    due_log = self.step % t.log_every == 0 or due_ckpt
+                    record = self._flush() if due_log else None
+                    # ranks agree on stopping at log points; a single process stops after any step
+                    stopping = any_rank(stop.requested, self.dist, self.method.device) if due_log else (
+                        stop.requested and not self.dist.enabled)
+                    if self.main:
+                        progress.update(self.step, record)
                     if self.step % t.sample_every == 0 or self.step == self.total:
                         self.write_preview()
                     if self.cfg.monitor.eval_every and (self.step % self.cfg.monitor.eval_every == 0 or self.step == self.total):
                         self.evaluate()
                     if due_ckpt:
                         self.save()
-                if stop.requested:
+                if stopping:
                     self._flush()
                     path = self.save()
                     raise TrainingInterrupted(f"interrupted at step {self.step}; checkpoint {path}; "

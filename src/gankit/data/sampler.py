@@ -64,3 +64,25 @@ class BatchSampler:
             raise DataError("sampler state has an invalid generator state: "
                             "resume from an intact checkpoint or start a new run") from e
         self.epoch, self._pos, self._perm = epoch, pos, perm
+
+
+class ShardedSampler:
+    """One rank's share of each global batch: every rank draws the same global order and keeps its slice."""
+
+    def __init__(self, sampler: BatchSampler, rank: int, world: int) -> None:
+        self.sampler, self.rank, self.world = sampler, rank, world
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.sampler.steps_per_epoch
+
+    def next(self) -> torch.Tensor:
+        idx = self.sampler.next()
+        n = len(idx) // self.world
+        return idx[self.rank * n:(self.rank + 1) * n]
+
+    def state_dict(self) -> dict:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.load_state_dict(state)

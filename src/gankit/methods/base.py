@@ -1,13 +1,20 @@
 """What every training method provides to the generic trainer."""
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
 from torch import nn
 
 from ..config import Config
+from ..distributed import DistInfo
+from ..nn.sync_bn import convert_sync_batchnorm
+from ..errors import ConfigError
+
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass
@@ -55,17 +62,34 @@ class Method:
     """A GAN family: declares networks and optimizers, and owns one training step.
 
     `train_step` returns a dict of 0-d tensors (no host sync); the trainer gathers them.
-    `networks` and `optimizers` are saved and restored by the trainer; `extra_state`
-    carries anything else (e.g. EMA weights).
+    `networks` and `optimizers` are saved and restored by the trainer; `extra_weights` carries
+    extra tensors such as EMA weights, `extra_state` anything else (the AMP gradient scalers).
+
+    Speed options shared by every method (all from `cfg.train`):
+    `channels_last` (`place`), `compile` (`compile_networks`, with an eager fallback),
+    `amp` (`autocast` around forward passes; for fp16 `backward`/`step` use one gradient scaler
+    per optimizer group) and `cudnn_benchmark`.
     """
 
     batches_per_step: int = 1
 
     def __init__(self, cfg: Config, spec: DataSpec, device: torch.device):
-        self.cfg, self.spec, self.device = cfg, spec, device
+        self.cfg, self.spec, self.device = cfg, spec, torch.device(device)
         self.networks: Dict[str, nn.Module] = {}
         self.optimizers: Dict[str, torch.optim.Optimizer] = {}
         self.total_steps = 1
+        self.dist = DistInfo()
+        self.ddp: Dict[str, nn.Module] = {}
+        self.amp_dtype = check_amp(cfg.train.amp, self.device)
+        self.scalers: Dict[str, torch.amp.GradScaler] = {}
+        self.compiled: List[str] = []
+        self._compile_warned = False
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = cfg.train.cudnn_benchmark
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+
+    # ------------------------------------------------------------------ placement and compilation
 
     def place(self, net: nn.Module) -> nn.Module:
         """Move a network to the device, channels-last for image data when `train.channels_last`."""
@@ -73,6 +97,105 @@ class Method:
         if self.cfg.train.channels_last and self.spec.kind == "image":
             net = net.to(memory_format=torch.channels_last)
         return net
+
+    def compile_networks(self, names: Optional[Iterable[str]] = None) -> None:
+        """`torch.compile` the named networks (default: all) in place when `train.compile` is on.
+
+        Compiling in place keeps state_dict keys unchanged (checkpoints are the same with or
+        without compile). Where compile is unavailable or fails (when called, or when a network
+        is first run), a warning is given once and the network runs eagerly.
+        """
+        if not self.cfg.train.compile:
+            return
+        for name in names if names is not None else list(self.networks):
+            if compile_module(self.networks[name], self._compile_failed, mode=self.cfg.train.compile_mode):
+                self.compiled.append(name)
+
+    def _compile_failed(self, net: nn.Module, err: BaseException) -> None:
+        net._compiled_call_impl = None
+        self.compiled = [k for k in self.compiled if self.networks.get(k) is not net]
+        if not self._compile_warned:
+            self._compile_warned = True
+            msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            warnings.warn(f"train.compile=true but torch.compile failed ({type(err).__name__}: {msg[:200]}); "
+                          "running eagerly", RuntimeWarning, stacklevel=3)
+
+    # ------------------------------------------------------------------ mixed precision
+
+    def autocast(self):
+        """Autocast context for forward passes and losses (a no-op when `train.amp=off`)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def add_scaler(self, group: str) -> None:
+        """A gradient scaler for an optimizer group (only with `train.amp=fp16`)."""
+        if self.amp_dtype == torch.float16:
+            self.scalers[group] = torch.amp.GradScaler(self.device.type)
+
+    def backward(self, loss: torch.Tensor, group: str) -> None:
+        """`loss.backward()`, through the group's gradient scaler when there is one."""
+        scaler = self.scalers.get(group)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+
+    def unscale_(self, group: str, optimizers: Iterable[torch.optim.Optimizer]) -> None:
+        """Divide the group's gradients by the loss scale (before reading or clipping them)."""
+        scaler = self.scalers.get(group)
+        if scaler is not None:
+            for opt in optimizers:
+                scaler.unscale_(opt)
+
+    def step(self, group: str, optimizers: Iterable[torch.optim.Optimizer]) -> None:
+        """Step the group's optimizers (skipping steps with inf/NaN gradients under fp16) and update its scale."""
+        scaler = self.scalers.get(group)
+        for opt in optimizers:
+            if scaler is not None:
+                scaler.step(opt)
+            else:
+                opt.step()
+        if scaler is not None:
+            scaler.update()
+
+    def finite_or_zero(self, value: torch.Tensor, group: str) -> torch.Tensor:
+        """Under fp16 an overflowing step is expected (the scaler skips it): log 0, not inf."""
+        if group in self.scalers:
+            return torch.where(torch.isfinite(value), value, torch.zeros_like(value))
+        return value
+
+    # ------------------------------------------------------------------ the step
+
+    # ------------------------------------------------------------------ distributed (torchrun)
+
+    def distribute(self, info) -> None:
+        """Wrap every network in DistributedDataParallel (optionally with synchronised BatchNorm).
+
+        `self.networks` keep the plain modules (checkpoints and sampling use them); `self.ddp` holds
+        the wrappers for the forward passes whose gradients must be averaged across ranks.
+        """
+        from torch.nn.parallel import DistributedDataParallel
+
+        self.dist = info
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        for name, net in self.networks.items():
+            if self.cfg.train.sync_bn:  # in place: the optimizers' Parameters stay the same objects
+                convert_sync_batchnorm(net)
+            self.ddp[name] = DistributedDataParallel(net, device_ids=ids)
+
+    def trained(self, name: str) -> nn.Module:
+        """The module to call in a training forward pass: its DDP wrapper when distributed."""
+        return self.ddp.get(name, self.networks[name])
+
+    def global_randn(self, n: int, *shape: int) -> torch.Tensor:
+        """Normal noise for this rank's n items, drawn for the whole global batch and sliced, so every
+        world size draws the same numbers (the same RNG state on each rank)."""
+        world = self.dist.world
+        z = torch.randn(n * world, *shape, device=self.device)
+        return z[self.dist.rank * n:(self.dist.rank + 1) * n] if world > 1 else z
+
+    def global_randint(self, high: int, n: int) -> torch.Tensor:
+        world = self.dist.world
+        y = torch.randint(high, (n * world,), device=self.device)
+        return y[self.dist.rank * n:(self.dist.rank + 1) * n] if world > 1 else y
 
     def setup(self, total_steps: int) -> None:
         self.total_steps = max(1, total_steps)
@@ -85,8 +208,10 @@ class Method:
         raise NotImplementedError
 
     def preview(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """Outputs in data space for `preview_inputs` (in eval mode, no grad)."""
+        """Outputs in data space for `preview_inputs` (in eval mode, under inference mode)."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ state
 
     def extra_weights(self) -> Dict[str, Dict[str, torch.Tensor]]:
         return {}
@@ -94,6 +219,63 @@ class Method:
     def load_extra_weights(self, weights: Dict[str, Dict[str, torch.Tensor]]) -> None:
         pass
 
+    def extra_state(self) -> dict:
+        """Trainer state beyond the optimizers (JSON-able or tensors): the gradient scalers."""
+        return {"scalers": {k: s.state_dict() for k, s in self.scalers.items()}}
+
+    def load_extra_state(self, state: Optional[dict]) -> None:
+        """Restore `extra_state()`; missing entries (an older checkpoint, or amp changed) keep their defaults."""
+        for name, sd in ((state or {}).get("scalers") or {}).items():
+            if name in self.scalers and sd:
+                self.scalers[name].load_state_dict(sd)
+
     def train(self, mode: bool = True) -> None:
         for net in self.networks.values():
             net.train(mode)
+
+
+def check_amp(amp: str, device: torch.device) -> Optional[torch.dtype]:
+    """The autocast dtype for `train.amp` on `device`, or a ConfigError where it cannot work."""
+    if amp not in AMP_DTYPES:
+        raise ConfigError(f"train.amp must be one of {list(AMP_DTYPES)}, got {amp!r}")
+    dtype = AMP_DTYPES[amp]
+    if dtype is None:
+        return None
+    if device.type == "cuda":
+        if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            raise ConfigError("train.amp=bf16 but this GPU has no bfloat16 support; use train.amp=fp16")
+        return dtype
+    if device.type == "cpu" and dtype == torch.bfloat16:
+        if not torch.backends.mkldnn.is_available() or not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            raise ConfigError("train.amp=bf16 on the CPU needs a CPU with bfloat16 support (AVX512-BF16/AMX); "
+                              "use train.amp=off")
+        return dtype
+    if dtype == torch.float16:
+        raise ConfigError(f"train.amp=fp16 needs a CUDA GPU (device is {device.type}); "
+                          "use train.amp=off" + (" or bf16" if device.type == "cpu" else ""))
+    raise ConfigError(f"train.amp={amp} is not supported on device {device.type}; use train.amp=off")
+
+
+def compile_module(net: nn.Module, on_failure, **options) -> bool:
+    """Compile `net` in place (its `__call__`; parameters and state_dict are untouched).
+
+    Returns False (after `on_failure(net, err)`) where `torch.compile` raises at once. Otherwise
+    the first call that fails to compile also calls `on_failure` and re-runs that call eagerly:
+    a compile error happens before the compiled code runs, so no state was changed; a genuine
+    error in the network is raised again by the eager call.
+    """
+    try:
+        compiled = torch.compile(net._call_impl, **options)
+    except Exception as err:  # torch.compile unavailable here (platform, Python version, ...)
+        on_failure(net, err)
+        return False
+
+    def call(*args, **kwargs):
+        try:
+            return compiled(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - the eager re-run below raises genuine errors again
+            on_failure(net, err)
+            return net._call_impl(*args, **kwargs)
+
+    net._compiled_call_impl = call
+    return True

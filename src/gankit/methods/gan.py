@@ -46,12 +46,15 @@ class GAN(Method):
         for name, d in zip(self.d_names, self.Ds):
             self.optimizers[name] = make_optimizer(d.parameters(), o.name, o.d_lr, o.d_betas, device)
         self.ema = EMA(self.G, decay=g.ema, start_step=g.ema_start) if g.ema > 0 else None
+        self.add_scaler("D")
+        self.add_scaler("G")
         self.policy = parse_policy(g.augment)
         if self.policy and spec.kind != "image":
             raise ConfigError("gan.augment (DiffAugment) needs image data; clear it for 2-D points")
         self.d_steps = cfg.train.d_steps
         self.batches_per_step = self.d_steps
         self.noise_std = 0.0
+        self.compile_networks()  # after the EMA copy: the shadow stays an eager module
 
     def _build_discriminator(self, index: int) -> nn.Module:
         g, d = self.cfg.gan, dict(asdict(self.cfg.model.d))
@@ -67,15 +70,13 @@ class GAN(Method):
     # ------------------------------------------------------------------ helpers
 
     def noise(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.z_dim, device=self.device)
+        return self.global_randn(n, self.z_dim)
 
     def fake_labels(self, n: int) -> Optional[torch.Tensor]:
-        if not self.num_classes:
-            return None
-        return torch.randint(self.num_classes, (n,), device=self.device)
+        return self.global_randint(self.num_classes, n) if self.num_classes else None
 
     def judge(self, d: nn.Module, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """D's logits for a batch, after DiffAugment, instance noise and packing."""
+        """D's logits (float32, also under autocast) for a batch, after DiffAugment, instance noise and packing."""
         if self.policy:
             x = diff_augment(x, self.policy)
         if self.noise_std > 0:
@@ -84,7 +85,7 @@ class GAN(Method):
         if m > 1:
             x = pack_samples(x, m)
             y = y[::m] if y is not None else None
-        return d(x, y)
+        return d(x, y).float()
 
     def _score(self, logits: torch.Tensor) -> torch.Tensor:
         """D(x) as logged: a probability for the BCE losses, the raw critic value otherwise."""
@@ -102,15 +103,17 @@ class GAN(Method):
             n = real.shape[0]
             z, y_fake = self.noise(n), self.fake_labels(n)
             if self.d_steps == 1:  # reuse G(z) for the G update
-                fake = self.G(z, y_fake)
+                with self.autocast():
+                    fake = self.trained("G")(z, y_fake)
             else:
-                with torch.no_grad():
-                    fake = self.G(z, y_fake)
+                with torch.no_grad(), self.autocast():
+                    fake = self.trained("G")(z, y_fake)
             logs = self._d_update(real, y_real, fake.detach(), y_fake)
         set_requires_grad(self.Ds, False)
         if self.d_steps != 1:
             z, y_fake = self.noise(n), self.fake_labels(n)
-            fake = self.G(z, y_fake)
+            with self.autocast():
+                fake = self.trained("G")(z, y_fake)
         logs.update(self._g_update(fake, y_fake))
         if self.ema is not None:
             self.ema.update(self.G, step)
@@ -118,10 +121,29 @@ class GAN(Method):
 
     def _d_update(self, real, y_real, fake, y_fake) -> Dict[str, torch.Tensor]:
         c = self.cfg.loss
-        total, scores_real, scores_fake, extras = 0.0, [], [], {}
         if c.r1 > 0:
             real = real.detach().requires_grad_(True)
-        for d in self.Ds:
+        with self.autocast():
+            total, scores_real, scores_fake, extras = self._d_losses(real, y_real, fake, y_fake)
+        opts = [self.optimizers[name] for name in self.d_names]
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
+        self.backward(total, "D")
+        self.unscale_("D", opts)
+        params = [p for d in self.Ds for p in d.parameters()]
+        extras["grad_norm_d"] = self.finite_or_zero(grad_norm(params), "D")
+        self.step("D", opts)
+        if c.clip > 0:
+            for d in self.Ds:
+                losses.clip_weights_(d, c.clip)
+        k = len(self.Ds)
+        return {"loss_d": total.detach() / k, "d_real": sum(scores_real) / k,
+                "d_fake": sum(scores_fake) / k, **extras}
+
+    def _d_losses(self, real, y_real, fake, y_fake):
+        c = self.cfg.loss
+        total, scores_real, scores_fake, extras = 0.0, [], [], {}
+        for d in (self.trained(name) for name in self.d_names):
             real_logits = self.judge(d, real, y_real)
             fake_logits = self.judge(d, fake, y_fake)
             loss = losses.d_loss(self.loss_name, real_logits, fake_logits, real_label=c.real_label)
@@ -136,27 +158,18 @@ class GAN(Method):
             total = total + loss
             scores_real.append(self._score(real_logits))
             scores_fake.append(self._score(fake_logits))
-        for name in self.d_names:
-            self.optimizers[name].zero_grad(set_to_none=True)
-        total.backward()
-        params = [p for d in self.Ds for p in d.parameters()]
-        extras["grad_norm_d"] = grad_norm(params)
-        for name, d in zip(self.d_names, self.Ds):
-            self.optimizers[name].step()
-            if c.clip > 0:
-                losses.clip_weights_(d, c.clip)
-        k = len(self.Ds)
-        return {"loss_d": total.detach() / k, "d_real": sum(scores_real) / k,
-                "d_fake": sum(scores_fake) / k, **extras}
+        return total, scores_real, scores_fake, extras
 
     def _g_update(self, fake, y_fake) -> Dict[str, torch.Tensor]:
-        per_d = torch.stack([losses.g_loss(self.loss_name, self.judge(d, fake, y_fake)) for d in self.Ds])
-        loss = combine_losses(per_d, self.cfg.gan.combine, self.cfg.gan.temperature)
+        with self.autocast():
+            per_d = torch.stack([losses.g_loss(self.loss_name, self.judge(d, fake, y_fake)) for d in self.Ds])
+            loss = combine_losses(per_d, self.cfg.gan.combine, self.cfg.gan.temperature)
         opt = self.optimizers["G"]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = grad_norm(list(self.G.parameters()))
-        opt.step()
+        self.backward(loss, "G")
+        self.unscale_("G", [opt])
+        norm = self.finite_or_zero(grad_norm(list(self.G.parameters())), "G")
+        self.step("G", [opt])
         return {"loss_g": loss.detach(), "grad_norm_g": norm}
 
     # ------------------------------------------------------------------ sampling, state
@@ -171,15 +184,16 @@ class GAN(Method):
             inputs["y"] = torch.arange(n) % self.num_classes
         return inputs
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def preview(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
         g = self.sampling_generator()
         was_training = g.training
         g.eval()
         y = inputs.get("y")
-        out = g(inputs["z"].to(self.device), y.to(self.device) if y is not None else None)
+        with self.autocast():
+            out = g(inputs["z"].to(self.device), y.to(self.device) if y is not None else None)
         g.train(was_training)
-        return out
+        return out.float()
 
     def extra_weights(self) -> Dict[str, Dict[str, torch.Tensor]]:
         return {"G_ema": self.ema.state_dict()} if self.ema is not None else {}

@@ -22,7 +22,7 @@ def grad_norm(params: List[nn.Parameter]) -> torch.Tensor:
     """Total L2 norm of the gradients, as a device tensor (no host sync)."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
-        return torch.zeros(())
+        return torch.zeros((), device=params[0].device if params else None)
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
