@@ -28,7 +28,7 @@ run: install
 	$(PY) -m gankit train $(ARGS)
 
 test: install-test
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

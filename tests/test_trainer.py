@@ -121,7 +121,7 @@ def test_sigkill_mid_training_resumes_from_last_checkpoint(tmp_path):
             "data.n=512", "model.g.hidden=[16]", "model.d.hidden=[16]"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 300
         while time.time() < deadline and not (run / "checkpoints" / "latest").exists():
             time.sleep(0.2)
         time.sleep(0.5)
