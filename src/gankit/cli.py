@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -24,7 +25,8 @@ def _cmd_train(args) -> int:
         print(dump_yaml(cfg), end="")
         return 0
     run_dir = train(cfg, resume=args.resume)
-    print(f"run finished: {run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks
+        print(f"run finished: {run_dir}")
     return 0
 
 
@@ -132,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="summarise a run directory")
     i.add_argument("run_dir")
     i.set_defaults(func=_cmd_info)
+    from .cli_eval import add_commands; add_commands(sub)  # noqa: E702
     return p
 
 

@@ -14,12 +14,14 @@ from gankit.data.idx import fashion_mnist, mnist
 from gankit.data.sampler import BatchSampler
 from gankit.data.toy import MIXTURES, grid, mixture_means, mixture_std, ring
 from gankit.errors import DataError
+from gankit.metrics.stacked import stacked_mnist
 
 __all__ = ["Dataset", "SOURCES", "load_dataset", "BatchSampler", "MIXTURES", "mixture_means", "mixture_std"]
 
 SOURCES: dict[str, Callable[..., Dataset]] = {
     "digits": digits, "mnist": mnist, "fashion-mnist": fashion_mnist, "folder": folder,
     "ring": ring, "grid": grid, "fake": fake,
+    "stacked-mnist": stacked_mnist,
 }
 SPLITS = ("train", "test")
 ON_CORRUPT = ("error", "skip")

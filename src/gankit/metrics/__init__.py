@@ -23,4 +23,4 @@ def register(name: str) -> Callable[[F], F]:
     return decorator
 
 
-from gankit.metrics import frechet, modes  # noqa: E402,F401  (registers the built-in metrics)
+from gankit.metrics import classifier, frechet, inception, modes, stacked  # noqa: E402,F401  (registers the built-in metrics)

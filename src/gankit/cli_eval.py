@@ -1,0 +1,101 @@
+"""`gankit eval` and `gankit classifier train`: the evaluation subcommands."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+EVAL_DESCRIPTION = (
+    "Score generated images against real ones. Image metrics use Inception 2015-12-05 features through "
+    "torch-fidelity (fid, kid, pr = precision/recall, dc = density/coverage, prdc = both, is); cfid, class_acc "
+    "and Stacked-MNIST modes use the digit classifier of `gankit classifier train`; modes on ring/grid runs "
+    "follows PacGAN. Every line states n_real, n_fake, split, resize, feature network and weights sha256.")
+
+
+def _log(message: str) -> None:
+    print(f"gankit eval: {message}", file=sys.stderr, flush=True)
+
+
+def _cmd_eval(args) -> int:
+    from .api import select_device
+    from .checkpoint import atomic_write_text
+    from .metrics.evaluate import ALIASES, SPECS, evaluate
+
+    if args.list:
+        for name, spec in SPECS.items():
+            print(f"{name:<10} {spec.help}")
+        for name, parts in ALIASES.items():
+            print(f"{name:<10} = {' + '.join(parts)}")
+        return 0
+    folders = (args.real, args.fake)
+    if any(folders) and not all(folders):
+        raise ConfigError("--real and --fake go together: pass both image folders")
+    if all(folders) == bool(args.source):
+        raise ConfigError("pass either a RUN_DIR|CHECKPOINT or --real DIR --fake DIR (not both)")
+    device = select_device(args.device)
+    results = evaluate(folders if args.real else args.source, args.metrics, args.n,
+                       inception_weights=args.inception_weights, classifier=args.classifier,
+                       data_dir=args.data_dir, split=args.split, seed=args.seed, device=device,
+                       batch_size=args.batch_size, cache=not args.no_cache, log=None if args.quiet else _log)
+    for r in results:
+        print(json.dumps(r.as_dict()) if args.json else r.line(), flush=True)
+    if args.out:
+        out = Path(args.out)
+        old = out.read_text() if out.is_file() else ""
+        atomic_write_text(out, old + "".join(json.dumps(r.as_dict()) + "\n" for r in results))
+    return 0
+
+
+def _cmd_classifier_train(args) -> int:
+    from .api import select_device
+    from .metrics.classifier import train_classifier
+
+    path, info = train_classifier(args.data, args.data_dir, epochs=args.epochs, out=args.out,
+                                  batch_size=args.batch_size, width=args.width, seed=args.seed,
+                                  device=select_device(args.device))
+    print(f"saved {path} ({info['data']}, test accuracy {100 * info['test_accuracy']:.2f}% "
+          f"on {info['n_test']} {info['test_split']} images, {info['train_seconds']} s)")
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Add `eval` and `classifier` to the argparse subparsers of `gankit`."""
+    e = sub.add_parser("eval", help="score a run/checkpoint, or two image folders (FID, KID, PR, DC, IS, modes, ...)",
+                       description=EVAL_DESCRIPTION)
+    e.add_argument("source", nargs="?", metavar="RUN_DIR|CHECKPOINT")
+    e.add_argument("--real", metavar="DIR", help="folder of real images (with --fake)")
+    e.add_argument("--fake", metavar="DIR", help="folder of generated images (with --real)")
+    e.add_argument("--metrics", help="comma-separated, e.g. fid,kid,prdc,is,cfid,class_acc,modes "
+                                     "(default: fid,kid,prdc for images, modes for ring/grid/stacked-mnist)")
+    e.add_argument("--n", type=int, help="samples per metric (default 10000; modes 2500 2-D / 26000 stacked; "
+                                         "folders: all images)")
+    e.add_argument("--inception-weights", metavar="PATH",
+                   help="weights-inception-2015-12-05-6726825d.pth (default: the torch hub cache)")
+    e.add_argument("--classifier", metavar="PATH", help="digit classifier .safetensors (default: the gankit cache)")
+    e.add_argument("--data-dir", metavar="DIR", help="data folder, when the run's data.dir does not apply here")
+    e.add_argument("--split", default="test", choices=["train", "test"], help="real split (default test)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the generated samples (as in `gankit sample`)")
+    e.add_argument("--batch-size", type=int, default=64)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--no-cache", action="store_true", help="recompute real-image features")
+    e.add_argument("--json", action="store_true", help="print one JSON object per metric")
+    e.add_argument("--out", metavar="FILE", help="also append the results as JSON lines to FILE")
+    e.add_argument("--quiet", action="store_true", help="no progress messages")
+    e.add_argument("--list", action="store_true", help="list the metrics and exit")
+    e.set_defaults(func=_cmd_eval)
+
+    c = sub.add_parser("classifier", help="the digit classifier behind cFID, class accuracy and Stacked-MNIST modes")
+    csub = c.add_subparsers(dest="classifier_command", required=True)
+    t = csub.add_parser("train", help="train it and save safetensors + JSON")
+    t.add_argument("--data", default="mnist", choices=["mnist", "fashion-mnist", "digits"])
+    t.add_argument("--data-dir", metavar="DIR", help="folder of the MNIST-format files")
+    t.add_argument("--epochs", type=int, default=4)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--width", type=int, default=16, help="channels of the first conv (16 reaches >= 99%% on MNIST)")
+    t.add_argument("--out", metavar="PATH", help="output .safetensors (default: $GANKIT_CACHE/classifiers/DATA.safetensors)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto")
+    t.set_defaults(func=_cmd_classifier_train)
