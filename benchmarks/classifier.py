@@ -25,7 +25,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="mnist", choices=["mnist", "fashion-mnist"])
     p.add_argument("--data-dir", default=str(MNIST_DIR))
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--out", help="classifier .safetensors (default: the gankit cache, where eval looks)")
     args = p.parse_args()
     out = Path(args.out) if args.out else default_path(args.data)

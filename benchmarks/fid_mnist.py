@@ -66,7 +66,7 @@ def finish_fidelity(proc) -> dict:
 def relative(a: float, b: float) -> str:
     if b == 0:
         return "0 % (both 0)" if a == 0 else f"n/a (absolute {abs(a - b):.3g})"
-    return f"{100 * abs(a - b) / abs(b):.4f} %"
+    return f"{100 * abs(a - b) / abs(b):.2g} %"
 
 
 def main() -> None:
@@ -99,7 +99,7 @@ def main() -> None:
             "precision": res["pr"].values["precision"], "recall": res["pr"].values["recall"]}
     theirs = {"FID": ref["frechet_inception_distance"], "KID mean": ref["kernel_inception_distance_mean"],
               "precision": ref["precision"], "recall": ref["recall"]}
-    rows = "".join(f"| {k} | {ours[k]:.7g} | {theirs[k]:.7g} | {relative(ours[k], theirs[k])} |\n" for k in ours)
+    rows = "".join(f"| {k} | {ours[k]:.10g} | {theirs[k]:.10g} | {relative(ours[k], theirs[k])} |\n" for k in ours)
     fid_rel = abs(ours["FID"] - theirs["FID"]) / theirs["FID"]
     proto = res["fid"].protocol
     anchors = "".join(f"| {m} (Lucic et al. 2018, best, 10k vs 10k) [{tag}] | {v} | 10,000 | 10,000 | test |\n"
@@ -118,7 +118,7 @@ Protocol of our row: real = MNIST test split ({proto['n_real']:,} images), gener
 `{proto['weights']}` sha256 `{proto['weights_sha256']}` (the converted offline copy, not the official download).
 {'' if args.n >= 10_000 else f'''
 **Not the full protocol:** n = {args.n:,} instead of 10,000 per side, because Inception on this shared 2-core CPU
-runs at a few images per second. FID is biased upwards at small n, so this row is not directly comparable with
+runs at about one image per second. FID is biased upwards at small n, so this row is not directly comparable with
 the table (for scale: the real-vs-real FID of 2,000 MNIST train vs 2,000 test digits with these weights is 9.54,
 shared/data/README.md).'''}
 Our generator is short-trained (command below), far below Lucic et al.'s 20 epochs with tuned
@@ -135,7 +135,7 @@ hyperparameters, so a higher FID than the table is expected.
 | metric | gankit | `fidelity` CLI | relative difference |
 |---|---|---|---|
 {rows}
-FID agreement: {100 * fid_rel:.4f} % ({'within' if fid_rel <= 0.01 else 'OUTSIDE'} the 1 % requirement).
+FID agreement: {100 * fid_rel:.2g} % ({'within' if fid_rel <= 0.01 else 'OUTSIDE'} the 1 % requirement).
 The fake folder was written by `gankit sample {args.run} -n {args.n} --out {fake_dir}/ --seed 0` and checked
 pixel-identical to the images `evaluate` scored; the real folder holds the same {proto['n_real']:,} test images as PNG.
 gankit runs the network in channels-last memory format (torch-fidelity: contiguous), which changes features by

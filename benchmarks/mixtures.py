@@ -67,20 +67,29 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def split_methods(items: list[str]) -> list[str]:
+    """Methods from the command line: separate arguments, or comma-separated where no list is involved."""
+    out = []
+    for item in items:
+        out += [item] if "[" in item else [m for m in item.split(",") if m.strip()]
+    return [m.strip() for m in out]
+
+
 def resolve(method: str, mixture: str) -> tuple[str, list[str]]:
-    """(preset, extra overrides) that run `method` on `mixture`."""
+    """(preset, extra overrides) that run `method` (NAME or NAME@key=value@...) on `mixture`."""
+    name, *overrides = method.split("@")
     presets = list_presets()
-    for name in (f"{mixture}-{method}", method, f"grid-{method}", f"ring-{method}"):
-        if name in presets:
-            cfg = load_config(preset=name)
+    for preset in (f"{mixture}-{name}", name, f"grid-{name}", f"ring-{name}"):
+        if preset in presets:
+            cfg = load_config(preset=preset)
             if cfg.data.name not in NUM_MODES:
-                raise SystemExit(f"preset {name} trains on {cfg.data.name}, not on a 2-D mixture")
-            return name, ([] if cfg.data.name == mixture else [f"data.name={mixture}"])
-    raise SystemExit(f"no preset for method '{method}' (tried {mixture}-{method}, {method}, grid-{method})")
+                raise SystemExit(f"preset {preset} trains on {cfg.data.name}, not on a 2-D mixture")
+            return preset, ([] if cfg.data.name == mixture else [f"data.name={mixture}"]) + overrides
+    raise SystemExit(f"no preset for method '{name}' (tried {mixture}-{name}, {name}, grid-{name}, ring-{name})")
 
 
 def run_seed(preset: str, extra: list[str], seed: int, steps, workdir: Path) -> dict:
-    run_dir = workdir / f"{preset}-{'-'.join(e.split('=')[1] for e in extra) or 'own'}-s{seed}"
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{preset}-s{seed}-", dir=workdir))
     overrides = [f"seed={seed}", f"run.dir={run_dir}", "train.progress=none", "train.tensorboard=false",
                  "train.sample_every=1000000000", "train.log_every=1000", "train.checkpoint_every=1000000000",
                  *extra]
@@ -123,6 +132,10 @@ def loadavg() -> str:
         return "n/a"
 
 
+def label(row: dict) -> str:
+    return " ".join([row["preset"], *row["extra"]])
+
+
 def write_report(rows: list[dict], args, started: str, load_start: str, total_s: float) -> Path:
     cmd = " ".join(shlex.quote(a) for a in [".venv/bin/python", *sys.argv])
     lines = [
@@ -147,7 +160,7 @@ def write_report(rows: list[dict], args, started: str, load_start: str, total_s:
     ]
     for r in rows:
         res, k = r["results"], NUM_MODES[r["mixture"]]
-        what = r["preset"] + (" " + " ".join(r["extra"]) if r["extra"] else "") + (" (EMA G)" if res[0]["ema"] else "")
+        what = label(r) + (" (EMA G)" if res[0]["ema"] else "")
         secs, cpus = [x["seconds"] for x in res], [x["cpu_seconds"] for x in res]
         lines.append(f"| {r['mixture']} | {what} | {res[0]['steps']} | {len(res)} | "
                      f"{mean_std(x['modes'] for x in res)} / {k} | {mean_std(x['hq'] for x in res)} | "
@@ -159,19 +172,19 @@ def write_report(rows: list[dict], args, started: str, load_start: str, total_s:
         for r in grid_rows:
             res = r["results"]
             modes, hq = statistics.mean(x["modes"] for x in res), statistics.mean(x["hq"] for x in res)
-            for label, sub in (("all seeds", res), ("first 5 seeds", res[:5])):
-                if label == "first 5 seeds" and len(res) <= 5:
+            for which, sub in (("all seeds", res), ("first 5 seeds", res[:5])):
+                if which == "first 5 seeds" and len(res) <= 5:
                     continue
                 modes, hq = statistics.mean(x["modes"] for x in sub), statistics.mean(x["hq"] for x in sub)
                 wall, cpu = max(x["seconds"] for x in sub), max(x["cpu_seconds"] for x in sub)
                 quality = modes >= 24 and hq >= 90
-                lines.append(f"- {r['preset']} ({label}, n={len(sub)}): {modes:.1f} modes, {hq:.1f} % HQ -> quality "
+                lines.append(f"- {label(r)} ({which}, n={len(sub)}): {modes:.1f} modes, {hq:.1f} % HQ -> quality "
                              f"**{'PASS' if quality else 'FAIL'}**; slowest seed {wall:.0f} s wall, {cpu:.0f} s CPU -> "
                              f"time **{'PASS' if wall < BUDGET_S else ('FAIL (wall)' if cpu >= BUDGET_S else 'PASS on CPU time, FAIL on shared-machine wall time')}**")
-    lines += ["", "Per seed (modes / HQ % / seconds):", ""]
+    lines += ["", "Per seed (modes / HQ % / wall s):", ""]
     for r in rows:
         per = ", ".join(f"{x['modes']}/{x['hq']:.0f}/{x['seconds']:.0f}" for x in r["results"])
-        lines.append(f"- {r['mixture']} {r['preset']}: {per}")
+        lines.append(f"- {r['mixture']} {label(r)}: {per}")
     lines += ["", "## Published (REFERENCES.md §1)", "",
               "PacGAN Table 1 (same protocol; 10 trials; ~400k iterations of batch 100 in the authors' code):", "",
               "| model | ring modes / 8 | ring HQ % | ring rKL | grid modes / 25 | grid HQ % | grid rKL |",
@@ -186,21 +199,23 @@ def write_report(rows: list[dict], args, started: str, load_start: str, total_s:
         lines.append(f"| {name} | {v['ring'][0]} | {fmt(v['ring'][1])} | {v['grid'][0]} | {fmt(v['grid'][1])} |")
     lines += ["", "Scatter plots (seed 0's 2,500 points, red crosses = true means): "
               + ", ".join(f"`{r['plot']}`" for r in rows), ""]
-    out = args.out / "mixtures.md"
+    out = args.out / f"{args.name}.md"
     out.write_text("\n".join(lines))
     return out
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--presets", default="gan,pacgan",
-                   help="comma-separated methods: NAME runs <mixture>-NAME, else grid-NAME with data.name=<mixture>")
+    p.add_argument("--presets", nargs="+", default=["gan", "pacgan"],
+                   help="methods: NAME runs preset <mixture>-NAME, else NAME or grid-NAME with data.name=<mixture>; "
+                        "NAME@key=value@... adds overrides (e.g. pacgan@gan.pack=1@gan.ema=0)")
     p.add_argument("--mixtures", default="ring,grid", help="comma-separated: ring, grid")
     p.add_argument("--seeds", type=int, default=10, help="trials per method and mixture (seeds 0..N-1)")
     p.add_argument("--steps", type=int, default=None, help="override train.steps of every preset")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (1 is fastest for these small MLPs on a shared 2-core CPU)")
-    p.add_argument("--out", type=Path, default=RESULTS, help="folder for mixtures.md, mixtures.json and the plots")
+    p.add_argument("--out", type=Path, default=RESULTS, help="folder for NAME.md, NAME.json and the plots")
+    p.add_argument("--name", default="mixtures", help="base name of the result files (default: mixtures)")
     p.add_argument("--workdir", type=Path, default=None, help="where the run directories go (default: a temp dir)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -210,10 +225,11 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="gankit-mixtures-") as tmp:
         workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for mixture in [m.strip() for m in args.mixtures.split(",") if m.strip()]:
             if mixture not in NUM_MODES:
                 raise SystemExit(f"unknown mixture '{mixture}': use ring and/or grid")
-            for method in [m.strip() for m in args.presets.split(",") if m.strip()]:
+            for method in split_methods(args.presets):
                 preset, extra = resolve(method, mixture)
                 results = []
                 for seed in range(args.seeds):
@@ -221,7 +237,8 @@ def main(argv=None) -> int:
                     log(f"{mixture} {preset} {' '.join(extra)} seed {seed}: {r['modes']} modes, {r['hq']:.1f} % HQ, "
                         f"rKL {r['rkl']:.3f}, {r['seconds']:.0f} s (load {loadavg()})")
                     results.append(r)
-                plot = f"mixtures-{mixture}-{method}.png"
+                slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in method.replace("@", "_"))[:60]
+                plot = f"{args.name}-{mixture}-{slug}.png"
                 scatter_plot(results[0]["points"], mixture_means(mixture), args.out / plot,
                              title=f"{preset} {' '.join(extra)} seed 0: {results[0]['modes']} modes, "
                                    f"{results[0]['hq']:.0f} % HQ")
@@ -229,7 +246,7 @@ def main(argv=None) -> int:
                     del r["points"]
                 rows.append({"mixture": mixture, "method": method, "preset": preset, "extra": extra,
                              "results": results, "plot": plot})
-                (args.out / "mixtures.json").write_text(json.dumps(
+                (args.out / f"{args.name}.json").write_text(json.dumps(
                     {"command": sys.argv, "date": started, "machine": machine(), "rows": rows}, indent=1))
                 write_report(rows, args, started, load_start, time.time() - t0)
     out = write_report(rows, args, started, load_start, time.time() - t0)

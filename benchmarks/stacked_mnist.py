@@ -65,7 +65,7 @@ def main() -> None:
         print(res.line(), flush=True)
         lines.append(res.line())
         times.append(f"{name} {t}")
-        rows.append(f"| **gankit {name}** ({trained.get(name, 'see below')}) | **{res.values['modes']}** | "
+        rows.append(f"| **gankit {name}** (short-trained, command below) | **{res.values['modes']}** | "
                     f"**{res.values['kl']:.2f}** | {res.protocol['n_fake']:,} |\n")
     proto = res.protocol
     anchors = "".join(f"| {m} [V] | {modes} | {kl} | 26,000 |\n" for m, modes, kl in ANCHORS)

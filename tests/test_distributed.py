@@ -1,6 +1,7 @@
 """Two gloo processes on the CPU (torchrun) against one process with the same global batch."""
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -17,10 +18,16 @@ KEYS = ["train.progress=none", "train.tensorboard=false", "train.batch_size=16",
         "data.size=8", "model.z_dim=8", "model.g.width=8", "model.d.width=8"]
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def torchrun(args, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-           "--master-port", str(29500 + os.getpid() % 1000), "-m", "gankit", "train", *args]
+           "--master-port", str(free_port()), "-m", "gankit", "train", *args]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

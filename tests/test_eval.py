@@ -33,13 +33,13 @@ class StubNet:
 
 def untrained_run(root, preset="digits-dcgan", **keys):
     """A run directory holding one checkpoint of an untrained (seeded) generator: fast, no training."""
+    from dataclasses import asdict
+
     from conftest import tiny_config
 
     from gankit.api import dataset_for
     from gankit.methods import DataSpec
     from gankit.nn import build_generator
-
-    from dataclasses import asdict
 
     cfg = tiny_config(root, preset, **keys)
     spec = DataSpec.from_dataset(dataset_for(cfg))
@@ -207,6 +207,10 @@ def test_is_unavailable_is_said_not_nan(digits_run):
     assert line.startswith("is unavailable:") and "nan" not in line.lower() and "n_fake=20" in line
     (ok,) = ev.evaluate(digits_run, "is", n=20, networks={"inception": StubNet()})
     assert math.isfinite(ok.values["mean"]) and ok.protocol["n_real"] == "n/a"
+    known = StubNet()
+    known.logits_problem = "these weights carry no ImageNet logits"
+    (res,) = ev.evaluate(digits_run, "is", n=20, networks={"inception": known})
+    assert res.unavailable == known.logits_problem and known.seen == 0  # no image scored in vain
 
 
 def test_class_accuracy_and_cfid(digits_run):

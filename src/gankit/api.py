@@ -90,9 +90,12 @@ def train(config: Union[Config, dict, None] = None, *, resume: Union[str, Path, 
         if info.enabled:
             method.distribute(info)
         trainer = Trainer(cfg, method, dataset, run_dir, info)
-        return trainer.fit(resume_from=run_dir if resume is not None else None)
-    finally:
-        distributed.teardown()
+        result = trainer.fit(resume_from=run_dir if resume is not None else None)
+    except BaseException:
+        distributed.teardown(success=False)
+        raise
+    distributed.teardown()
+    return result
 
 
 __all__ = ["train", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]

@@ -92,10 +92,11 @@ def add_commands(sub) -> None:
     t = csub.add_parser("train", help="train it and save safetensors + JSON")
     t.add_argument("--data", default="mnist", choices=["mnist", "fashion-mnist", "digits"])
     t.add_argument("--data-dir", metavar="DIR", help="folder of the MNIST-format files")
-    t.add_argument("--epochs", type=int, default=4)
+    t.add_argument("--epochs", type=int, default=5)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--width", type=int, default=16, help="channels of the first conv (16 reaches >= 99%% on MNIST)")
-    t.add_argument("--out", metavar="PATH", help="output .safetensors (default: $GANKIT_CACHE/classifiers/DATA.safetensors)")
+    t.add_argument("--out", metavar="PATH",
+                   help="output .safetensors (default: $GANKIT_CACHE/classifiers/DATA.safetensors)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto")
     t.set_defaults(func=_cmd_classifier_train)

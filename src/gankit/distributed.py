@@ -51,8 +51,13 @@ def setup(device: torch.device, batch_size: int) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def teardown() -> None:
+def teardown(success: bool = True) -> None:
+    """Leave the process group; after a normal finish all ranks leave together (a rank that leaves
+    early can abort gloo in its peers). After an error there is no barrier: the peers may be stuck
+    in a collective, and torchrun stops them when this rank exits."""
     if dist.is_available() and dist.is_initialized():
+        if success:
+            dist.barrier()
         dist.destroy_process_group()
 
 

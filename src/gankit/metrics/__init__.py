@@ -23,4 +23,5 @@ def register(name: str) -> Callable[[F], F]:
     return decorator
 
 
-from gankit.metrics import classifier, frechet, inception, modes, stacked  # noqa: E402,F401  (registers the built-in metrics)
+# registers the built-in metrics
+from gankit.metrics import classifier, frechet, inception, modes, stacked  # noqa: E402,F401

@@ -159,7 +159,7 @@ def _split_data(data: str, data_dir: Optional[str], seed: int):
     return train.x, train.y, test.x, test.y
 
 
-def train_classifier(data: str = "mnist", data_dir: Optional[str] = None, epochs: int = 4, out=None,
+def train_classifier(data: str = "mnist", data_dir: Optional[str] = None, epochs: int = 5, out=None,
                      batch_size: int = 128, lr: float = 2e-3, width: int = 16, seed: int = 0, device="cpu",
                      log: Callable[[str], None] = print) -> Tuple[Path, dict]:
     """Train on the train split (Adam, one-cycle LR), measure test accuracy, save; returns (path, info)."""

@@ -309,7 +309,9 @@ def _cache_save(key: Dict[str, Any], features: Tensor) -> None:
 
 # --------------------------------------------------------------------------- evaluate
 
-def _extract(net, images: Tensor, batch_size: int, log: Optional[Callable[[str], None]], what: str) -> Dict[str, Tensor]:
+def _extract(net, images: Tensor, batch_size: int, log: Optional[Callable[[str], None]],
+             what: str) -> Dict[str, Tensor]:
+    """Run `net.extract` over `images` in batches; every output concatenated."""
     outs: Dict[str, List[Tensor]] = {}
     step = max(1, len(images) // 10 // batch_size) * batch_size
     for i in range(0, len(images), batch_size):
@@ -383,18 +385,19 @@ def evaluate(source, metrics: Union[str, Sequence[str], None] = None, n: Optiona
     for name in names:
         _check_applicable(name, src)
     sizes = {name: _metric_n(name, n, src) for name in names}
-    needs: Dict[str, Optional[int]] = {}  # network -> generated samples it sees
+    nets = {kind: (networks or {}).get(kind) or _build_net(kind, inception_weights, classifier, src, device)
+            for kind in {_net_of(name, src) for name in names} - {None}}
+    no_is = bool(getattr(nets.get("inception"), "logits_problem", None))  # known before any image is scored
+    needs: Dict[str, Optional[int]] = {}  # network -> generated samples it must see
     for name in names:
         kind = _net_of(name, src)
-        if kind:
+        if kind and not (name == "is" and no_is):
             needs[kind] = _most([needs.get(kind, 0), sizes[name]])
-    nets = {kind: (networks or {}).get(kind) or _build_net(kind, inception_weights, classifier, src, device)
-            for kind in needs}
 
     fake, labels = src.fake(_most(list(sizes.values())), seed)
     ctx = _Context(nets=nets, labels=labels, data_name=src.data_name, points=fake if src.kind == "points" else None)
-    for kind, net in nets.items():
-        ctx.fake_out[kind] = _fake_outputs(net, kind, fake[:needs[kind]], names, src, batch_size, log)
+    for kind, count in needs.items():
+        ctx.fake_out[kind] = _fake_outputs(nets[kind], kind, fake[:count], names, src, batch_size, log)
 
     reals: Dict[Optional[int], _Real] = {}
     real_feats: Dict[Tuple[str, Optional[int]], Tensor] = {}
