@@ -69,7 +69,7 @@ def main() -> None:
                     f"**{res.values['kl']:.2f}** | {res.protocol['n_fake']:,} |\n")
     proto = res.protocol
     anchors = "".join(f"| {m} [V] | {modes} | {kl} | 26,000 |\n" for m, modes, kl in ANCHORS)
-    trained_lines = "".join(f"- {k}: `{v}`\n" for k, v in trained.items())
+    trained_lines = "".join(f"- {k} trained with: `{v}`\n" for k, v in trained.items())
     text = f"""# Stacked MNIST: modes (of 1000) and KL to uniform
 
 Protocol (VEEGAN / PacGAN, REFERENCES.md §2): 3 channels, each an independent random MNIST digit (28x28x3);

@@ -124,7 +124,7 @@ class ClassifierFeatures:
         self.protocol = {"features": f"{name} penultimate {model.arch['feature_dim']}-d",
                          "logits": f"{name} logits",
                          "resize": f"gray (channel mean), bilinear antialiased to {INPUT_SIZE}x{INPUT_SIZE} if needed",
-                         "weights": str(path), "weights_sha256": file_sha256(path)}
+                         "weights": str(path.absolute()), "weights_sha256": file_sha256(path)}
 
     @torch.no_grad()
     def extract(self, images: Tensor) -> Dict[str, Tensor]:
