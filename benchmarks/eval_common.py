@@ -33,7 +33,7 @@ def machine() -> str:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{os.cpu_count()}-core CPU ({cpu}), no GPU, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-            f"shared with other jobs (load average {load:.1f} at the end)")
+            f"load average {load:.1f} at the end (above 2 means other jobs shared the cores)")
 
 
 def today() -> str:

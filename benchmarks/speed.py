@@ -56,6 +56,9 @@ IMAGE_VARIANTS = {
     "channels-last": [],
     "channels-last + compile": ["train.compile=true"],
     "channels-last + bf16": ["train.amp=bf16"],
+    "channels-last + bf16 + compile": ["train.amp=bf16", "train.compile=true"],
+    "channels-last, 1 thread": ["train.threads=1"],
+    "channels-last + bf16, 1 thread": ["train.amp=bf16", "train.threads=1"],
 }
 MLP_VARIANTS = {"eager": [], "eager, 1 thread": ["train.threads=1"], "compile": ["train.compile=true"],
                 "bf16": ["train.amp=bf16"]}
@@ -112,8 +115,17 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, windows: int, 
         side = 64
         x = torch.randn(1, n, side, n // side, dtype=dtype).contiguous(memory_format=torch.channels_last)
         w = torch.randn(n, n, 1, 1, dtype=dtype).contiguous(memory_format=torch.channels_last)
-        kernels["1x1 conv (oneDNN)"] = _rate(lambda: torch.nn.functional.conv2d(x, w), 2 * n ** 3, device,
-                                             windows, seconds)
+        conv = lambda: torch.nn.functional.conv2d(x, w)  # noqa: E731
+        kernels["1x1 conv (oneDNN)"] = _rate(conv, 2 * n ** 3, device, windows, seconds)
+        threads = torch.get_num_threads()
+        if threads > 1:  # on a shared machine one thread may outrun several (no waiting for a busy core)
+            torch.set_num_threads(1)
+            try:
+                kernels["torch.mm, 1 thread"] = _rate(lambda: torch.mm(a, b, out=c), 2 * n ** 3, device, windows,
+                                                      seconds)
+                kernels["1x1 conv (oneDNN), 1 thread"] = _rate(conv, 2 * n ** 3, device, windows, seconds)
+            finally:
+                torch.set_num_threads(threads)
     out = {k: {"median": statistics.median(r), "min": min(r), "max": max(r)} for k, r in kernels.items()}
     best = max(out, key=lambda k: out[k]["median"])
     return {"median": out[best]["median"], "kernel": best, "n": n, "kernels": out}
@@ -204,14 +216,16 @@ print("ANCHOR_PARAMS G %d D %d" % (count(g["netG"]), count(g["netD"])), flush=Tr
 """
 
 
-def run_anchor(path: str, epochs: int, workers: int, window: int, log, threads: int | None = None) -> dict:
-    """Run pytorch/examples dcgan/main.py --dataset fake on the CPU; time windows of full-batch iterations.
+def run_anchor(path: str, epochs: int, workers: int, window: int, log, threads: int | None = None,
+               accel: bool = False) -> dict:
+    """Run pytorch/examples dcgan/main.py --dataset fake; time windows of full-batch iterations.
 
-    `threads` sets OMP_NUM_THREADS for it (None: torch's default, as for a plain run)."""
+    `threads` sets OMP_NUM_THREADS for it (None: torch's default, as for a plain run); `accel` passes
+    its `--accel` flag (the GPU)."""
     with tempfile.TemporaryDirectory(prefix="dcgan-anchor-") as out:
         args = ["--dataset", "fake", "--niter", str(epochs), "--workers", str(workers), "--batchSize", "64",
                 "--imageSize", "64", "--nz", "100", "--ngf", "64", "--ndf", "64", "--lr", "0.0002",
-                "--beta1", "0.5", "--outf", out, "--manualSeed", "1"]
+                "--beta1", "0.5"] + (["--accel"] if accel else []) + ["--outf", out, "--manualSeed", "1"]
         cmd = [sys.executable, "-u", "-c", ANCHOR_RUNNER, str(Path(path).resolve())] + args
         env = dict(os.environ)
         if threads:
@@ -334,6 +348,8 @@ def main(argv=None) -> int:
     rounds = []
     if args.anchor:
         ours_variants = ["channels-last"] + (["channels-last + bf16"] if use_bf16 else [])
+        if device.type == "cuda" and use_bf16:
+            ours_variants.append("channels-last + bf16 + compile")
         _, preset, base = WORKLOADS["dcgan64"]
         for threads in args.anchor_threads:
             for i in range(args.rounds):
@@ -351,7 +367,8 @@ def main(argv=None) -> int:
                     rnd["ours"][name] = r["median"]
                     log(f"  round {i + 1} ({rnd['threads']} threads) ours {name}: {fmt(r['median'])} img/s")
                 for workers in args.anchor_workers:
-                    a = run_anchor(args.anchor, args.anchor_epochs, workers, args.anchor_window, log, threads)
+                    a = run_anchor(args.anchor, args.anchor_epochs, workers, args.anchor_window, log, threads,
+                                   accel=device.type == "cuda")
                     rnd["theirs"][workers] = a
                     log(f"  round {i + 1} ({rnd['threads']} threads) anchor workers={workers}: {fmt(a['median'])} "
                         f"img/s (min {fmt(a['min'])}, max {fmt(a['max'])}; {a['windows']} windows; "
@@ -413,7 +430,7 @@ def main(argv=None) -> int:
         pg, pd = a0["params"] or (0, 0)
         w("\n## Anchor: pytorch/examples `dcgan/main.py --dataset fake`, side by side\n")
         ref = f" ({args.anchor_ref})" if args.anchor_ref else ""
-        w(f"Theirs: `python main.py {a0['args']}` (CPU; their default DataLoader workers are 2), unmodified, "
+        w(f"Theirs: `python main.py {a0['args']}` ({'GPU' if device.type == 'cuda' else 'CPU'}; their default DataLoader workers are 2), unmodified, "
           f"from a local checkout{ref}; parameters counted in that run: G {pg:,}, D {pd:,} (ours: the `dcgan64` "
           f"preset, the same counts). Each of their figures is the median of {a0['windows']} windows of "
           f"{a0['iters_per_window']} full-batch iterations over {a0['epochs']} epoch(s) of FakeData's 1,000 "

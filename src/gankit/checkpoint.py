@@ -182,12 +182,12 @@ def resolve_checkpoint(path) -> Path:
 
 
 def load_checkpoint(path, map_location: str = "cpu") -> Checkpoint:
-    """Load weights and trainer state (safetensors + JSON only)."""
+    """Load weights (onto `map_location`) and trainer state (on the CPU; safetensors + JSON only)."""
     ckpt = resolve_checkpoint(path)
     try:
         doc = json.loads((ckpt / STATE_JSON).read_text())
         flat = load_file(str(ckpt / MODEL_FILE), device=map_location)
-        tensors = load_file(str(ckpt / STATE_TENSORS), device=map_location)
+        tensors = load_file(str(ckpt / STATE_TENSORS), device="cpu")  # RNG states and arrays live on the host
     except (OSError, ValueError, KeyError, SafetensorError) as err:
         raise CheckpointError(f"checkpoint '{ckpt}' is unreadable ({type(err).__name__}: {err}); use an earlier one") from None
     weights: Dict[str, Dict[str, torch.Tensor]] = {}

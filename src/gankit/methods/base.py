@@ -12,6 +12,7 @@ from torch import nn
 from ..config import Config
 from ..distributed import DistInfo
 from ..nn.sync_bn import convert_sync_batchnorm
+from ..nn.layers import to_channels_last
 from ..errors import ConfigError
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -95,7 +96,7 @@ class Method:
         """Move a network to the device, channels-last for image data when `train.channels_last`."""
         net = net.to(self.device)
         if self.cfg.train.channels_last and self.spec.kind == "image":
-            net = net.to(memory_format=torch.channels_last)
+            net = to_channels_last(net)
         return net
 
     def compile_networks(self, names: Optional[Iterable[str]] = None) -> None:

@@ -39,6 +39,7 @@ class DCGANGenerator(Generator):
                        make_norm(norm, ch, dim=2, num_classes=self.cbn_classes), nn.ReLU()]
             in_ch, ch, kernel, stride, pad = ch, ch // 2, 4, 2, 1
         layers.append(nn.ConvTranspose2d(in_ch, self.out_shape[0], 4, 2, 1, bias=False))
+        layers[1].reads_1x1 = True  # see nn.layers.to_channels_last
         self.body = CondSequential(*layers)
         init_dcgan_weights(self)
 

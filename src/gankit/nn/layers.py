@@ -26,6 +26,20 @@ def init_dcgan_weights(module: nn.Module) -> nn.Module:
     return module
 
 
+def to_channels_last(net: nn.Module) -> nn.Module:
+    """Channels-last for a network's 4-D weights, except in modules marked `reads_1x1 = True`.
+
+    A 1x1 input (DCGAN G's first transposed convolution) is ambiguous between the two layouts, so
+    cuDNN computes that layer's weight gradient contiguous; torch.compile expects the weight's own
+    layout and fails in backward (seen with torch 2.11 on an H100). Those weights stay contiguous."""
+    net = net.to(memory_format=torch.channels_last)
+    for m in net.modules():
+        if getattr(m, "reads_1x1", False):
+            for p in m.parameters():
+                p.data = p.data.contiguous()
+    return net
+
+
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
     """Wrap every Conv/Linear weight of `module` with spectral normalisation (in place).
 
