@@ -42,7 +42,7 @@ def main() -> None:
         t = Timer()
         results = evaluate(run, ["class_acc", "cfid"], args.n, classifier=args.classifier, data_dir=str(MNIST_DIR))
         by_name = {r.name: r for r in results}
-        acc, cfid = by_name["class_acc"].values["class_acc"], by_name["cfid"].values["cfid"]
+        acc, cfid = by_name["class_acc"].values["accuracy"], by_name["cfid"].values["value"]
         lines += [r.line() for r in results]
         times.append(f"{name} {t}")
         verdict = "pass" if acc >= GATE else "FAIL"

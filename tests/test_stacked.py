@@ -9,7 +9,8 @@ from gankit.data import SOURCES, load_dataset
 from gankit.errors import DataError, GankitError
 from gankit.metrics import METRICS
 from gankit.metrics import evaluate as ev
-from gankit.metrics.stacked import channel_digits, stacked_mnist, stacked_modes
+from gankit.data.stacked import stacked_mnist
+from gankit.metrics.stacked import channel_digits, stacked_modes
 from gankit.monitor.images import to_uint8
 
 

@@ -62,7 +62,7 @@ def interrupt_at(monkeypatch, at_step):
 def test_resume_is_bit_exact_with_every_option(tiny, monkeypatch):
     keys = {"loss.name": "wasserstein", "loss.gp": 10.0, "gan.ema": 0.9, "gan.num_discriminators": 2,
             "gan.augment": "translation,cutout", "train.d_steps": 2, "model.conditional": True,
-            "gan.instance_noise": 0.1}
+            "gan.instance_noise": 0.1, "optim.lr_decay": "cosine"}
     full = api.train(tiny(name="full", **keys))
     undo = interrupt_at(monkeypatch, 2)
     with pytest.raises(TrainingInterrupted):

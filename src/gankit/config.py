@@ -28,7 +28,8 @@ def _opt(default, *, choices=None, min=None, max=None, help=""):
 
 @dataclass
 class DataConfig:
-    name: str = _opt("digits", help="data source: digits, mnist, fashion-mnist, folder, ring, grid, fake")
+    name: str = _opt("digits", help="data source: digits, mnist, fashion-mnist, stacked-mnist, folder, ring, grid, "
+                                       "fake")
     dir: Optional[str] = _opt(None, help="folder holding the data files (mnist, fashion-mnist, folder)")
     size: Optional[int] = _opt(None, min=2, help="image side in pixels (None: the source's own)")
     channels: Optional[int] = _opt(None, choices=[1, 3, None])
@@ -90,6 +91,9 @@ class OptimConfig:
     d_lr: float = _opt(2e-4, min=0.0)
     g_betas: List[float] = _opt([0.5, 0.999])
     d_betas: List[float] = _opt([0.5, 0.999])
+    lr_decay: str = _opt("none", choices=["none", "linear", "cosine"],
+                         help="decay both learning rates to 0 by the last step, starting at optim.decay_start")
+    decay_start: float = _opt(0.0, min=0.0, max=1.0, help="fraction of training before the lr decay begins")
 
 
 @dataclass
@@ -119,9 +123,10 @@ class TrainConfig:
     device: str = _opt("auto", help="auto, cpu, cuda, cuda:N")
     channels_last: bool = _opt(True, help="channels-last memory format for image models (much faster on CPU)")
     compile: bool = _opt(False, help="torch.compile the networks; where compiling fails, warn once and run eagerly")
-    compile_mode: str = _opt("default", choices=["default", "reduce-overhead", "max-autotune",
-                                                 "max-autotune-no-cudagraphs"],
-                             help="torch.compile mode (with train.compile=true)")
+    compile_mode: str = _opt("default", choices=["default", "max-autotune-no-cudagraphs"],
+                             help="torch.compile mode (with train.compile=true); the CUDA-graph modes are not "
+                                  "offered: a GAN step calls D several times, and CUDA graphs overwrite earlier "
+                                  "outputs")
     amp: str = _opt("off", choices=["off", "bf16", "fp16"],
                     help="autocast mixed precision: bf16 (GPU, or a CPU with bf16 support) or fp16 (GPU only, "
                          "with a gradient scaler per optimizer group)")
@@ -143,7 +148,14 @@ class MonitorConfig:
     diverge: float = _opt(1e4, min=0.0, help="divergence when a loss or gradient norm exceeds this")
     eval_every: int = _opt(0, min=0, help="steps between in-training evaluations (0: off)")
     eval_n: int = _opt(2500, min=2, help="samples per in-training evaluation")
-    track: str = _opt("auto", help="metric kept best in checkpoints/best (auto: reverse_kl for 2-D mixtures)")
+    metrics: str = _opt("auto", help="in-training metrics, as `gankit eval --metrics` (auto: modes for ring, grid "
+                                     "and stacked-mnist, fid for other images)")
+    track: str = _opt("auto", help="value kept best in checkpoints/best (auto: the first metric's: reverse_kl for "
+                                   "2-D mixtures, kl for stacked-mnist, fid, cfid, class_acc, kid_mean, ...)")
+    inception_weights: Optional[str] = _opt(None, help="Inception weights for in-training fid/kid/pr/dc "
+                                                       "(default: the torch hub cache)")
+    classifier: Optional[str] = _opt(None, help="digit classifier for in-training cfid/class_acc/stacked modes "
+                                                "(default: the gankit cache)")
 
 
 @dataclass

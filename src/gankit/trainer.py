@@ -62,7 +62,7 @@ class Trainer:
         self.tb = None
         self.means = dataset.info.get("means")
         probabilities = cfg.loss.name in ("minimax", "ns")
-        self.diagnostics = Diagnostics(cfg, self.spec, dataset.x, self.run_dir, probabilities)
+        self.diagnostics = Diagnostics(cfg, self.spec, dataset.x, self.run_dir, probabilities, method.device)
 
     # ------------------------------------------------------------------ paths
 
@@ -172,8 +172,9 @@ class Trainer:
         """Periodic evaluation on fresh samples; keeps checkpoints/best by the tracked metric."""
         if not self.main:
             return {}
-        samples = self.method.preview(self.method.preview_inputs(self.cfg.monitor.eval_n, EVAL_SEED))
-        metrics, alarms, improved = self.diagnostics.evaluate(self.step, samples)
+        inputs = self.method.preview_inputs(self.cfg.monitor.eval_n, EVAL_SEED)
+        samples = self.method.preview(inputs)
+        metrics, alarms, improved = self.diagnostics.evaluate(self.step, samples, inputs.get("y"))
         if metrics:
             self._log({"step": self.step, **{f"eval/{k}": v for k, v in metrics.items()}}, "eval")
         if improved:

@@ -13,8 +13,8 @@ from gankit.data.folder import folder
 from gankit.data.idx import fashion_mnist, mnist
 from gankit.data.sampler import BatchSampler
 from gankit.data.toy import MIXTURES, grid, mixture_means, mixture_std, ring
+from gankit.data.stacked import stacked_mnist
 from gankit.errors import DataError
-from gankit.metrics.stacked import stacked_mnist
 
 __all__ = ["Dataset", "SOURCES", "load_dataset", "BatchSampler", "MIXTURES", "mixture_means", "mixture_std"]
 

@@ -13,6 +13,7 @@ from ..config import Config
 from ..distributed import DistInfo
 from ..nn.sync_bn import convert_sync_batchnorm
 from ..nn.layers import to_channels_last
+from .optim import lr_factor, scale_lr
 from ..errors import ConfigError
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -200,6 +201,14 @@ class Method:
 
     def setup(self, total_steps: int) -> None:
         self.total_steps = max(1, total_steps)
+
+    def schedule_lr(self, step: int) -> None:
+        """Apply `optim.lr_decay` to every optimizer (stateless in the step, so resume is exact)."""
+        o = self.cfg.optim
+        if o.lr_decay != "none":
+            factor = lr_factor(step, self.total_steps, o.lr_decay, o.decay_start)
+            for opt in self.optimizers.values():
+                scale_lr(opt, factor)
 
     def train_step(self, batches: BatchSource, step: int) -> Dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -95,6 +95,7 @@ class GAN(Method):
     # ------------------------------------------------------------------ the step
 
     def train_step(self, batches: BatchSource, step: int) -> Dict[str, torch.Tensor]:
+        self.schedule_lr(step)
         if self.cfg.gan.instance_noise > 0:
             self.noise_std = losses.instance_noise_std(step, self.total_steps, self.cfg.gan.instance_noise)
         set_requires_grad(self.Ds, True)

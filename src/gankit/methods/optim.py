@@ -1,6 +1,7 @@
 """Optimizer construction and small gradient utilities shared by methods."""
 from __future__ import annotations
 
+import math
 from typing import Iterable, List
 
 import torch
@@ -16,6 +17,24 @@ def make_optimizer(params: Iterable[nn.Parameter], name: str, lr: float, betas, 
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=True)
     except (RuntimeError, ValueError, TypeError):  # fused Adam unsupported for this device or torch
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas), foreach=True)
+
+
+def lr_factor(step: int, total: int, schedule: str, start: float) -> float:
+    """Multiplier of the base learning rate at 0-based `step` of `total`.
+
+    'none' keeps 1. 'linear' and 'cosine' hold 1 until `start` x total steps, then fall to 0 at the
+    end (the pix2pix / CycleGAN schedule is 'linear' with start 0.5)."""
+    begin = int(start * total)
+    if schedule == "none" or step < begin:
+        return 1.0
+    t = (step - begin) / max(1, total - begin)
+    return 1.0 - t if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def scale_lr(opt: torch.optim.Optimizer, factor: float) -> None:
+    """Set every group's lr to its base lr (kept as `initial_lr`, saved with the state) x factor."""
+    for group in opt.param_groups:
+        group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
 
 def grad_norm(params: List[nn.Parameter]) -> torch.Tensor:

@@ -6,6 +6,7 @@ split, image shape, count, seed and network (+ weights sha256) under `$GANKIT_CA
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -102,7 +103,33 @@ def load_image_folder(folder, n: Optional[int] = None) -> Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
-class RunSource:
+class _ConfigSource:
+    """Generated samples of a model trained on the data set its config names (`self.cfg`)."""
+
+    cfg: Any
+    kind: str
+    data_name: str
+
+    def real(self, n: int) -> _Real:
+        from gankit.api import dataset_for
+
+        cfg = copy.deepcopy(self.cfg)
+        cfg.data.n = n
+        try:
+            ds = dataset_for(cfg)
+        except DataError as err:
+            raise DataError(f"{err} (gankit eval: pass --data-dir DIR)") from None
+        split = ds.info.get("split", "all (no test split)")
+        where = str(Path(cfg.data.dir).expanduser().resolve()) if cfg.data.dir else None
+        key = {"dataset": ds.name, "dir": where, "split": split, "shape": list(ds.shape), "n": len(ds),
+               "seed": cfg.seed}
+        return _Real(_to_uint8(ds.x), split, key)
+
+    def _as_output(self, x: Tensor) -> Tensor:
+        return x if self.kind == "points" else _to_uint8(x)
+
+
+class RunSource(_ConfigSource):
     """A trained generator (run directory or checkpoint) and its run's data config."""
 
     def __init__(self, path, *, data_dir: Optional[str] = None, split: str = "test", device="cpu"):
@@ -122,22 +149,19 @@ class RunSource:
     def fake(self, n: int, seed: int) -> Tuple[Tensor, Optional[Tensor]]:
         """n samples (uint8 images or float points) and their class labels (conditional models)."""
         labels = torch.arange(n) % self.gen.num_classes if self.gen.num_classes else None
-        x = self.gen.sample(n, y=labels, seed=seed).cpu()
-        return (x if self.kind == "points" else _to_uint8(x)), labels
+        return self._as_output(self.gen.sample(n, y=labels, seed=seed).cpu()), labels
 
-    def real(self, n: int) -> _Real:
-        from gankit.api import dataset_for
 
-        self.cfg.data.n = n
-        try:
-            ds = dataset_for(self.cfg)
-        except DataError as err:
-            raise DataError(f"{err} (gankit eval: pass --data-dir DIR)") from None
-        split = ds.info.get("split", "all (no test split)")
-        where = str(Path(self.cfg.data.dir).expanduser().resolve()) if self.cfg.data.dir else None
-        key = {"dataset": ds.name, "dir": where, "split": split, "shape": list(ds.shape), "n": len(ds),
-               "seed": self.cfg.seed}
-        return _Real(_to_uint8(ds.x), split, key)
+class SampleSource(_ConfigSource):
+    """Samples already drawn (in-training evaluation): data space [-1, 1] images or points, labels."""
+
+    def __init__(self, samples: Tensor, labels: Optional[Tensor], cfg, kind: str, data_name: str, what: str):
+        self.samples, self.labels, self.cfg = samples.cpu(), labels, cfg
+        self.kind, self.data_name, self.description = kind, data_name, what
+
+    def fake(self, n: Optional[int], seed: int) -> Tuple[Tensor, Optional[Tensor]]:
+        labels = None if self.labels is None else self.labels[:n].cpu()
+        return self._as_output(self.samples[:n]), labels
 
 
 class FolderSource:
@@ -323,6 +347,8 @@ def _extract(net, images: Tensor, batch_size: int, log: Optional[Callable[[str],
 
 
 def _source(source, data_dir, split, device):
+    if isinstance(source, _ConfigSource):
+        return source
     if isinstance(source, (tuple, list)):
         if len(source) != 2:
             raise ConfigError("pass a run directory/checkpoint, or a (real_dir, fake_dir) pair of image folders")
@@ -382,11 +408,10 @@ def evaluate(source, metrics: Union[str, Sequence[str], None] = None, n: Optiona
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     src = _source(source, data_dir, split, device)
     names = parse_metrics(metrics) if metrics else default_metrics(src.kind, src.data_name)
-    for name in names:
-        _check_applicable(name, src)
+    check_metrics(names, src)
     sizes = {name: _metric_n(name, n, src) for name in names}
-    nets = {kind: (networks or {}).get(kind) or _build_net(kind, inception_weights, classifier, src, device)
-            for kind in {_net_of(name, src) for name in names} - {None}}
+    nets = {kind: (networks or {}).get(kind) or _build_net(kind, inception_weights, classifier, src.data_name, device)
+            for kind in needed_networks(names, src)}
     no_is = bool(getattr(nets.get("inception"), "logits_problem", None))  # known before any image is scored
     needs: Dict[str, Optional[int]] = {}  # network -> generated samples it must see
     for name in names:
@@ -432,10 +457,37 @@ def _fake_outputs(net, kind: str, images: Tensor, names: List[str], src, batch_s
     return out
 
 
-def _build_net(kind: str, inception_weights, classifier, src, device):
+def needed_networks(names: Sequence[str], src) -> List[str]:
+    """Feature networks ('inception', 'classifier') that the metrics `names` read for this source."""
+    return sorted({_net_of(name, src) for name in names} - {None})
+
+
+def _build_net(kind: str, inception_weights, classifier, data_name: str, device):
     if kind == "inception":
         return InceptionFeatures(inception_weights, device)
-    return ClassifierFeatures(classifier, _classifier_data(src.data_name), device)
+    return ClassifierFeatures(classifier, _classifier_data(data_name), device)
+
+
+def build_networks(names: Sequence[str], src, *, inception_weights=None, classifier=None, device="cpu"):
+    """The feature networks of `names`, built once (in-training evaluation reuses them)."""
+    return {kind: _build_net(kind, inception_weights, classifier, src.data_name, device)
+            for kind in needed_networks(names, src)}
+
+
+def check_metrics(names: Sequence[str], src) -> None:
+    """Raise ConfigError where a metric does not apply to this source."""
+    for name in names:
+        _check_applicable(name, src)
+
+
+def flat_values(result: MetricResult) -> Dict[str, float]:
+    """One result as flat scalars: `fid`, `class_acc`, `kid_mean`/`kid_std`, `precision`/`recall`, `modes`..."""
+    v = result.values
+    if len(v) == 1:
+        return {result.name: float(next(iter(v.values())))}
+    if set(v) == {"mean", "std"}:
+        return {f"{result.name}_{k}": float(x) for k, x in v.items()}
+    return {k: float(x) for k, x in v.items()}
 
 
 def _real_features(net, real: _Real, batch_size: int, cache: bool, log, kind: str) -> Tensor:
@@ -467,5 +519,5 @@ def _protocol(src, net, name: str, seed: int, shape) -> Dict[str, Any]:
     return proto
 
 
-__all__ = ["ALIASES", "FolderSource", "MetricResult", "RunSource", "SPECS", "default_metrics", "evaluate",
-           "load_image_folder", "parse_metrics"]
+__all__ = ["ALIASES", "FolderSource", "MetricResult", "RunSource", "SPECS", "SampleSource", "build_networks",
+           "check_metrics", "default_metrics", "evaluate", "flat_values", "load_image_folder", "parse_metrics"]

@@ -1,49 +1,24 @@
-"""Stacked MNIST (VEEGAN / PacGAN protocol): the data source and the 1000-mode metric.
+"""Stacked MNIST (VEEGAN / PacGAN protocol): the 1000-mode metric; the data source is gankit.data.stacked.
 
-Each image stacks three independent random MNIST digits as its R, G, B channels; its label is
-100*d1 + 10*d2 + d3. The metric classifies each channel of generated images with a digit
-classifier (>99 % MNIST test accuracy in the protocol), counts the distinct triples among
-26,000 samples and reports KL(generated triple histogram || uniform over 1000), in nats.
+It classifies each channel of generated images with a digit classifier (>99 % MNIST test accuracy
+in the protocol), counts the distinct triples among 26,000 samples and reports KL(generated
+triple histogram || uniform over 1000), in nats.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import Any, Dict
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from gankit.errors import DataError, GankitError
+from gankit.data.stacked import NUM_MODES, PLACE
+from gankit.errors import GankitError
 from gankit.metrics import register
 from gankit.metrics.modes import _reverse_kl
 
-if TYPE_CHECKING:  # data imports stay lazy: gankit.data imports this module for its SOURCES entry
-    from gankit.data.base import Dataset
-
-NUM_MODES = 1000
 PROTOCOL_SAMPLES = 26_000
-DEFAULT_N = {"train": 128_000, "test": 10_000}
-_PLACE = torch.tensor([100, 10, 1])
-
-
-def stacked_mnist(*, dir: Optional[str] = None, split: str = "train", size: Optional[int] = None,
-                  channels: Optional[int] = None, n: Optional[int] = None, seed: int = 0,
-                  download: bool = False) -> "Dataset":
-    """`n` (default 128,000 train / 10,000 test) 3-channel images of random digits from MNIST `split`."""
-    from gankit.data.base import image_dataset
-    from gankit.data.idx import MNIST, load_idx
-
-    if channels == 1:
-        raise DataError("stacked-mnist images have 3 channels (one digit each): drop data.channels or set it to 3")
-    n = n or DEFAULT_N[split]
-    base = load_idx(MNIST, dir=dir, split=split, download=download)
-    idx = torch.randint(len(base), (n, 3), generator=torch.Generator().manual_seed(seed))
-    x = base.x[:, 0][idx]  # (n, 3, 28, 28)
-    y = (base.y[idx] * _PLACE).sum(1)
-    info = {"split": split, "files": base.info["files"], "stacked_from": len(base)}
-    return image_dataset(x, y, name="stacked-mnist", class_names=[f"{i:03d}" for i in range(NUM_MODES)],
-                         size=size, info=info)
 
 
 def channel_digits(images: Tensor, classify, batch_size: int = 1024) -> Tensor:
@@ -76,9 +51,8 @@ def stacked_modes(digits) -> StackedReport:
     if d.ndim != 2 or d.shape[1] != 3 or len(d) == 0 or int(d.min()) < 0 or int(d.max()) > 9:
         raise GankitError(f"stacked_modes needs (N, 3) digits in 0..9, got shape {tuple(d.shape)}; "
                           "pass channel_digits(...) output")
-    counts = torch.bincount((d * _PLACE).sum(1), minlength=NUM_MODES).numpy()
+    counts = torch.bincount((d * PLACE).sum(1), minlength=NUM_MODES).numpy()
     return StackedReport(modes=int((counts > 0).sum()), kl=_reverse_kl(counts), n=len(d))
 
 
-__all__ = ["DEFAULT_N", "NUM_MODES", "PROTOCOL_SAMPLES", "StackedReport", "channel_digits", "stacked_mnist",
-           "stacked_modes"]
+__all__ = ["NUM_MODES", "PROTOCOL_SAMPLES", "StackedReport", "channel_digits", "stacked_modes"]

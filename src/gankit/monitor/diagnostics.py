@@ -4,41 +4,89 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
 from .alarms import Alarm, AlarmMonitor, pairwise_diversity
 
 # metric name -> True when lower is better
-DIRECTION = {"reverse_kl": True, "modes": False, "hq_fraction": False}
+DIRECTION = {"reverse_kl": True, "kl": True, "modes": False, "hq_fraction": False, "fid": True, "cfid": True,
+             "kid_mean": True, "precision": False, "recall": False, "density": False, "coverage": False,
+             "class_acc": False, "is_mean": False}
 
 
-def mixture_evaluation(spec) -> Optional[Callable[[torch.Tensor], Dict[str, float]]]:
-    """PacGAN mode metrics for the ring/grid sources; None for other data."""
+def in_training_metrics(setting: str, spec) -> List[str]:
+    """Metric names for `monitor.metrics`; 'auto': modes for ring/grid/stacked-mnist, fid for other images."""
     from ..data.toy import MIXTURES
-    from ..metrics.modes import mixture_mode_report
+    from ..metrics.evaluate import parse_metrics
 
-    if spec.kind != "points" or spec.name not in MIXTURES:
+    if setting != "auto":
+        return parse_metrics(setting)
+    if spec.kind == "points":
+        return ["modes"] if spec.name in MIXTURES else []
+    return ["modes"] if spec.name == "stacked-mnist" else ["fid"]
+
+
+def default_track(names: List[str], is_mixture: bool) -> Optional[str]:
+    """The headline value of the first metric: reverse_kl (mixtures), kl (Stacked MNIST), fid, ..."""
+    if not names:
         return None
+    modes = "reverse_kl" if is_mixture else "kl"
+    return {"modes": modes, "kid": "kid_mean", "pr": "recall", "dc": "coverage", "is": "is_mean"}.get(names[0],
+                                                                                                      names[0])
 
-    def run(points: torch.Tensor) -> Dict[str, float]:
-        r = mixture_mode_report(points.cpu(), spec.name)
-        return {"modes": float(r.modes), "hq_fraction": r.hq_fraction, "reverse_kl": r.reverse_kl,
-                "num_modes": float(r.num_modes)}
-    return run
+
+class RegistryEvaluation:
+    """In-training evaluation through `gankit.metrics.evaluate`, the registry `gankit eval` uses.
+
+    Feature networks are built once, at the start (a missing weights file fails the run before
+    step 1); real features are cached on disk by data set, split, size and network."""
+
+    def __init__(self, cfg, spec, names: List[str], device):
+        from ..data.toy import MIXTURES, mixture_means
+        from ..metrics.evaluate import SampleSource, build_networks, check_metrics
+
+        self.cfg, self.spec, self.names, self.device = cfg, spec, names, device
+        probe = SampleSource(torch.zeros(1), None, cfg, spec.kind, spec.name, "probe")
+        check_metrics(names, probe)
+        m = cfg.monitor
+        self.nets = build_networks(names, probe, inception_weights=m.inception_weights, classifier=m.classifier,
+                                   device=device)
+        self.num_modes = len(mixture_means(spec.name)) if spec.name in MIXTURES else 1000
+        self.warned: set = set()
+
+    def __call__(self, samples: torch.Tensor, labels: Optional[torch.Tensor], step: int) -> Dict[str, float]:
+        from ..metrics.evaluate import SampleSource, evaluate, flat_values
+
+        src = SampleSource(samples, labels, self.cfg, self.spec.kind, self.spec.name, f"training step {step}")
+        values: Dict[str, float] = {}
+        for result in evaluate(src, self.names, n=len(samples), networks=self.nets, device=self.device):
+            if result.unavailable:
+                if result.name not in self.warned:
+                    self.warned.add(result.name)
+                    print(f"\ngankit: in-training {result.name} unavailable: {result.unavailable}", file=sys.stderr)
+                continue
+            values.update(flat_values(result))
+        if "modes" in values:
+            values["num_modes"] = float(self.num_modes)
+        return values
 
 
 class Diagnostics:
     """Runs the alarm rules on logs and previews, and the periodic evaluation with best tracking."""
 
-    def __init__(self, cfg, spec, real: torch.Tensor, run_dir: Path, probabilities: bool):
+    def __init__(self, cfg, spec, real: torch.Tensor, run_dir: Path, probabilities: bool, device="cpu"):
         m = cfg.monitor
         self.cfg, self.run_dir, self.enabled = cfg, Path(run_dir), m.alarms
         self.monitor = AlarmMonitor(probabilities=probabilities, patience=m.patience, d_win=m.d_win,
                                     collapse_ratio=m.collapse_ratio, diverge=m.diverge)
-        self.evaluator = mixture_evaluation(spec)
-        self.track = ("reverse_kl" if self.evaluator else None) if m.track == "auto" else m.track
+        from ..data.toy import MIXTURES
+
+        self.is_mixture = spec.kind == "points" and spec.name in MIXTURES
+        names = in_training_metrics(m.metrics, spec) if m.eval_every else []
+        self.evaluator = RegistryEvaluation(cfg, spec, names, device) if names else None
+        self.track = default_track(names, self.is_mixture) if m.track == "auto" else m.track
         gen = torch.Generator().manual_seed(0)
         idx = torch.randperm(len(real), generator=gen)[:64]
         self.real_diversity = pairwise_diversity(real[idx].cpu())
@@ -57,16 +105,19 @@ class Diagnostics:
         return self.report(self.monitor.check_record(record))
 
     def on_preview(self, step: int, samples: torch.Tensor) -> List[Alarm]:
-        if self.evaluator is not None:
+        if self.is_mixture:
             return []  # mixtures: collapse is judged by mode coverage in `evaluate`
         return self.report(self.monitor.check_diversity(step, samples, self.real_diversity))
 
-    def evaluate(self, step: int, samples: torch.Tensor) -> Tuple[Dict[str, float], List[Alarm], bool]:
+    def evaluate(self, step: int, samples: torch.Tensor,
+                 labels: Optional[torch.Tensor] = None) -> Tuple[Dict[str, float], List[Alarm], bool]:
         """Metrics on fresh samples; returns (metrics, alarms, improved-the-tracked-metric)."""
         if self.evaluator is None:
             return {}, [], False
-        metrics = self.evaluator(samples)
-        alarms = self.monitor.check_modes(step, int(metrics["modes"]), int(metrics["num_modes"]))
+        metrics = self.evaluator(samples, labels, step)
+        alarms = []
+        if "modes" in metrics:
+            alarms += self.monitor.check_modes(step, int(metrics["modes"]), int(metrics["num_modes"]))
         improved = False
         if self.track in metrics:
             value, lower = metrics[self.track], DIRECTION.get(self.track, True)
