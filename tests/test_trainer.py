@@ -134,3 +134,10 @@ def test_sigkill_mid_training_resumes_from_last_checkpoint(tmp_path):
     assert step >= 20 and step % 20 == 0
     resumed = api.train(resume=run, overrides=[f"train.steps={step + 20}", "train.progress=none"])
     assert load_checkpoint(resumed).step == step + 20
+
+
+def test_time_budget_checkpoints_and_resumes(tiny):
+    run = api.train(tiny(**{"train.max_minutes": 0.0, "train.steps": 8, "train.log_every": 2}))
+    assert load_checkpoint(run).step == 2  # the first log point is past a zero budget
+    resumed = api.train(resume=run, overrides=["train.max_minutes=null"])
+    assert load_checkpoint(resumed).step == 8

@@ -116,6 +116,8 @@ class TrainConfig:
     epochs: Optional[float] = _opt(None, min=0.0, help="passes over the data")
     batch_size: int = _opt(64, min=1)
     d_steps: int = _opt(1, min=1, help="D updates per G update (n_critic)")
+    max_minutes: Optional[float] = _opt(None, min=0.0, help="wall-clock budget: at the first log point past it, "
+                                                            "checkpoint and end (resumable)")
     log_every: int = _opt(50, min=1)
     sample_every: int = _opt(500, min=1)
     checkpoint_every: int = _opt(1000, min=1)

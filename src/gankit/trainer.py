@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -212,8 +213,9 @@ class Trainer:
         self.method.train(True)
         with _StopOnSignal() as stop:
             try:
-                stopping = False
-                while self.step < self.total and not stopping:
+                stopping, out_of_time = False, False
+                deadline = time.monotonic() + 60 * t.max_minutes if t.max_minutes is not None else None
+                while self.step < self.total and not stopping and not out_of_time:
                     self.pending.append(self.method.train_step(self.batches, self.step))
                     self.step += 1
                     due_ckpt = self.step % t.checkpoint_every == 0 or self.step == self.total
@@ -230,6 +232,13 @@ class Trainer:
                         self.evaluate()
                     if due_ckpt:
                         self.save()
+                    if deadline is not None and due_log:  # at log points, where ranks agree anyway
+                        out_of_time = any_rank(time.monotonic() >= deadline, self.dist, self.method.device)
+                if out_of_time and self.step < self.total:
+                    self._flush()
+                    path = self.save()
+                    print(f"\ngankit: train.max_minutes={t.max_minutes:g} reached at step {self.step} of {self.total}; "
+                          f"checkpoint {path}; continue with: gankit train --resume {self.run_dir}", file=sys.stderr)
                 if stopping:
                     self._flush()
                     path = self.save()
