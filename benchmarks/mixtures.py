@@ -106,6 +106,25 @@ def run_seed(preset: str, extra: list[str], seed: int, steps, workdir: Path) -> 
             "seconds": seconds, "cpu_seconds": cpu, "steps": cfg.train.steps, "ema": bool(gen.ema), "points": points}
 
 
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _run_one(job: tuple) -> dict:
+    return run_seed(*job)
+
+
+def run_seeds(preset: str, extra: list[str], args, workdir: Path) -> list[dict]:
+    """Every seed of one method, one after another, or `--jobs` at a time in worker processes."""
+    jobs = [(preset, extra, seed, args.steps, workdir) for seed in range(args.seeds)]
+    if args.jobs <= 1:
+        return [_run_one(job) for job in jobs]
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(args.jobs, initializer=_worker_init, initargs=(args.threads,)) as pool:
+        return pool.map(_run_one, jobs)
+
+
 def mean_std(values) -> str:
     values = list(values)
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -121,8 +140,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{os.cpu_count()}-core CPU ({cpu}), no GPU, shared with other engineers' jobs; torch {torch.__version__} "
-            f"with {torch.get_num_threads()} intra-op thread(s); Python {platform.python_version()}")
+    return (f"{os.cpu_count()}-core CPU ({cpu}); torch {torch.__version__} with {torch.get_num_threads()} intra-op "
+            f"thread(s) per seed; Python {platform.python_version()}")
 
 
 def loadavg() -> str:
@@ -143,8 +162,8 @@ def write_report(rows: list[dict], args, started: str, load_start: str, total_s:
         "",
         f"- Command: `{cmd}` (from the repository root)",
         f"- Date: {started}; total wall time {total_s / 60:.1f} min",
-        f"- Machine: {machine()}; load average {load_start} at the start, {loadavg()} at the end "
-        "(the 2 cores were shared, so seconds are upper bounds of what the code needs)",
+        f"- Machine: {machine()}; {args.jobs} seed(s) at a time; load average {load_start} at the start, "
+        f"{loadavg()} at the end",
         "- Protocol (REFERENCES.md §1): ring = 8 Gaussians on the unit circle (std 0.01), grid = 25 Gaussians at "
         "(i, j), i, j in {-4, -2, 0, 2, 4} (std 0.05), 100k training points per trial; 2,500 generated points; "
         "HQ = within 3 std of the nearest mean; a mode is covered when >= 1 HQ point is nearest to it; "
@@ -214,6 +233,9 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None, help="override train.steps of every preset")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (1 is fastest for these small MLPs on a shared 2-core CPU)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="seeds trained at once in worker processes (each with --threads threads); for machines with "
+                        "many cores - the per-seed times then describe that machine")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder for NAME.md, NAME.json and the plots")
     p.add_argument("--name", default="mixtures", help="base name of the result files (default: mixtures)")
     p.add_argument("--workdir", type=Path, default=None, help="where the run directories go (default: a temp dir)")
@@ -231,12 +253,10 @@ def main(argv=None) -> int:
                 raise SystemExit(f"unknown mixture '{mixture}': use ring and/or grid")
             for method in split_methods(args.presets):
                 preset, extra = resolve(method, mixture)
-                results = []
-                for seed in range(args.seeds):
-                    r = run_seed(preset, extra, seed, args.steps, workdir)
-                    log(f"{mixture} {preset} {' '.join(extra)} seed {seed}: {r['modes']} modes, {r['hq']:.1f} % HQ, "
-                        f"rKL {r['rkl']:.3f}, {r['seconds']:.0f} s (load {loadavg()})")
-                    results.append(r)
+                results = run_seeds(preset, extra, args, workdir)
+                for r in results:
+                    log(f"{mixture} {preset} {' '.join(extra)} seed {r['seed']}: {r['modes']} modes, "
+                        f"{r['hq']:.1f} % HQ, rKL {r['rkl']:.3f}, {r['seconds']:.0f} s (load {loadavg()})")
                 slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in method.replace("@", "_"))[:60]
                 plot = f"{args.name}-{mixture}-{slug}.png"
                 scatter_plot(results[0]["points"], mixture_means(mixture), args.out / plot,

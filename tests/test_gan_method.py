@@ -52,3 +52,19 @@ def test_conditional_gan_generates_the_requested_class(tiny):
         nearest = torch.cdist(pts, means).argmin(1)
         hits += int((nearest == k).sum())
     assert hits / 400 >= 0.9
+
+
+@pytest.mark.parametrize("d_steps", [1, 2])
+def test_lazy_r1_runs_every_n_d_updates_with_n_times_the_weight(tiny, d_steps):
+    from gankit.data.sampler import BatchSampler
+    from gankit.methods import BatchSource, build_method
+    from gankit.methods.base import DataSpec
+
+    cfg = tiny("ring-gan", **{"loss.r1": 0.5, "loss.r1_every": 3, "train.d_steps": d_steps})
+    method = build_method(cfg, DataSpec("points", (2,), 0, [], "ring", {}), torch.device("cpu"))
+    method.setup(6)
+    batches = BatchSource(torch.randn(64, 2), None, BatchSampler(64, 16, seed=0))
+    with_r1 = [s for s in range(6) if "r1" in method.train_step(batches, s)]
+    # logs hold the last D update of each step: updates step * d_steps + d_steps - 1
+    assert with_r1 == [s for s in range(6) if (s * d_steps + d_steps - 1) % 3 == 0]
+    assert [method._r1_weight(u) for u in range(4)] == [1.5, 0.0, 0.0, 1.5]

@@ -81,6 +81,7 @@ class LossConfig:
     real_label: float = _opt(1.0, min=0.5, max=1.0, help="one-sided label smoothing (< 1)")
     gp: float = _opt(0.0, min=0.0, help="WGAN-GP gradient-penalty weight (10 in the paper)")
     r1: float = _opt(0.0, min=0.0, help="R1 penalty weight gamma")
+    r1_every: int = _opt(1, min=1, help="lazy R1 (StyleGAN2): apply it every N D updates, weighted x N")
     clip: float = _opt(0.0, min=0.0, help="WGAN weight clipping bound (0: off)")
 
 

@@ -99,7 +99,7 @@ class GAN(Method):
         if self.cfg.gan.instance_noise > 0:
             self.noise_std = losses.instance_noise_std(step, self.total_steps, self.cfg.gan.instance_noise)
         set_requires_grad(self.Ds, True)
-        for _ in range(self.d_steps):
+        for i in range(self.d_steps):
             real, y_real = batches.next()
             n = real.shape[0]
             z, y_fake = self.noise(n), self.fake_labels(n)
@@ -109,7 +109,7 @@ class GAN(Method):
             else:
                 with torch.no_grad(), self.autocast():
                     fake = self.trained("G")(z, y_fake)
-            logs = self._d_update(real, y_real, fake.detach(), y_fake)
+            logs = self._d_update(real, y_real, fake.detach(), y_fake, self._r1_weight(step * self.d_steps + i))
         set_requires_grad(self.Ds, False)
         if self.d_steps != 1:
             z, y_fake = self.noise(n), self.fake_labels(n)
@@ -120,12 +120,17 @@ class GAN(Method):
             self.ema.update(self.G, step)
         return logs
 
-    def _d_update(self, real, y_real, fake, y_fake) -> Dict[str, torch.Tensor]:
+    def _r1_weight(self, d_update: int) -> float:
+        """gamma of R1 for this D update: lazily (StyleGAN2), every `loss.r1_every` updates, x r1_every."""
         c = self.cfg.loss
-        if c.r1 > 0:
+        return c.r1 * c.r1_every if c.r1 > 0 and d_update % c.r1_every == 0 else 0.0
+
+    def _d_update(self, real, y_real, fake, y_fake, r1_weight: float) -> Dict[str, torch.Tensor]:
+        c = self.cfg.loss
+        if r1_weight > 0:
             real = real.detach().requires_grad_(True)
         with self.autocast():
-            total, scores_real, scores_fake, extras = self._d_losses(real, y_real, fake, y_fake)
+            total, scores_real, scores_fake, extras = self._d_losses(real, y_real, fake, y_fake, r1_weight)
         opts = [self.optimizers[name] for name in self.d_names]
         for opt in opts:
             opt.zero_grad(set_to_none=True)
@@ -141,7 +146,7 @@ class GAN(Method):
         return {"loss_d": total.detach() / k, "d_real": sum(scores_real) / k,
                 "d_fake": sum(scores_fake) / k, **extras}
 
-    def _d_losses(self, real, y_real, fake, y_fake):
+    def _d_losses(self, real, y_real, fake, y_fake, r1_weight: float = 0.0):
         c = self.cfg.loss
         total, scores_real, scores_fake, extras = 0.0, [], [], {}
         for d in (self.trained(name) for name in self.d_names):
@@ -152,9 +157,9 @@ class GAN(Method):
                 gp = losses.gradient_penalty(lambda x, y=None, d=d: self.judge(d, x, y), real, fake, y=y_real)
                 loss = loss + c.gp * gp
                 extras["gp"] = gp.detach()
-            if c.r1 > 0:
+            if r1_weight > 0:
                 r1 = losses.r1_penalty(real_logits, real)
-                loss = loss + 0.5 * c.r1 * r1
+                loss = loss + 0.5 * r1_weight * r1
                 extras["r1"] = r1.detach()
             total = total + loss
             scores_real.append(self._score(real_logits))
