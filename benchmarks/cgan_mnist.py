@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_common import MNIST_DIR, Timer, command, log, machine, today, write_result  # noqa: E402
+from eval_common import MNIST_DIR, Timer, eval_footer, log, write_result  # noqa: E402
 
 from gankit.metrics.evaluate import evaluate  # noqa: E402
 
@@ -47,7 +47,6 @@ def main() -> None:
         times.append(f"{name} {t}")
         verdict = "pass" if acc >= GATE else "FAIL"
         rows.append(f"| {name} | **{100 * acc:.2f} %** | {cfid:.2f} | {args.n:,} | {verdict} |\n")
-    trained_lines = "".join(f"- {k} trained with: {v}\n" for k, v in trained.items())
     text = f"""# Conditional MNIST: class accuracy of generated digits
 
 Gate (issue 3): samples classified as the requested digit >= {100 * GATE:.0f} % of the time by a separately
@@ -58,19 +57,7 @@ MNIST test images (lower is better; not comparable to Inception FID).
 | Run | class accuracy | cfid | samples | gate |
 |---|---|---|---|---|
 {''.join(rows)}
-`gankit eval` output lines:
-
-```
-{chr(10).join(lines)}
-```
-
-## Commands, machine, time
-
-- benchmark: `{command()}`
-{trained_lines}- date: {today()}
-- evaluation machine: {machine()}
-- wall time: {'; '.join(times)}; whole benchmark {total}
-"""
+""" + eval_footer(lines, trained, f"{'; '.join(times)}; whole benchmark {total}")
     write_result("cgan_mnist.md", text)
 
 

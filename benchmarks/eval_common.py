@@ -58,6 +58,25 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def eval_footer(lines: list, trained: dict, wall: str) -> str:
+    """The closing sections of an evaluation results file: `gankit eval` lines, commands, machine, time."""
+    how = "".join(f"- {name} trained with: {text}\n" for name, text in trained.items())
+    output = "\n".join(lines)
+    return f"""`gankit eval` output lines:
+
+```
+{output}
+```
+
+## Commands, machine, time
+
+- benchmark: `{command()}`
+{how}- date: {today()}
+- evaluation machine: {machine()}
+- wall time: {wall}
+"""
+
+
 def write_result(name: str, text: str) -> Path:
     path = RESULTS / name
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -401,8 +401,8 @@ def main(argv=None) -> int:
     env = ", ".join(f"{k}={os.environ[k] if os.environ.get(k) else 'unset'}"
                     for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
     w(f"Environment (inherited by the anchor): {env}  ")
-    w(f"Load average (1 min) at the start: see each row (before/after); the machine is shared, so rows measured "
-      f"under load are slower than the machine can do.\n")
+    w("Load average (1 min): see each row (before/after). Above the core count, other jobs shared the machine and "
+      "the row is slower than the machine can do.\n")
     w("Images/s are the median of %d timed windows of about %.0f s each after a warm-up; one step is one D "
       "update and one G update on one batch. FLOPs are model FLOPs (convolutions and matmuls, forward and "
       "backward) of one full step, counted by `torch.utils.flop_counter.FlopCounterMode`; MFU = achieved "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_common import MNIST_DIR, Timer, command, log, machine, today, write_result  # noqa: E402
+from eval_common import MNIST_DIR, Timer, eval_footer, log, write_result  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -65,11 +65,10 @@ def main() -> None:
         print(res.line(), flush=True)
         lines.append(res.line())
         times.append(f"{name} {t}")
-        rows.append(f"| **gankit {name}** (short-trained, command below) | **{res.values['modes']}** | "
+        rows.append(f"| **gankit {name}** (command below) | **{res.values['modes']}** | "
                     f"**{res.values['kl']:.2f}** | {res.protocol['n_fake']:,} |\n")
     proto = res.protocol
     anchors = "".join(f"| {m} [V] | {modes} | {kl} | 26,000 |\n" for m, modes, kl in ANCHORS)
-    trained_lines = "".join(f"- {k} trained with: `{v}`\n" for k, v in trained.items())
     text = f"""# Stacked MNIST: modes (of 1000) and KL to uniform
 
 Protocol (VEEGAN / PacGAN, REFERENCES.md §2): 3 channels, each an independent random MNIST digit (28x28x3);
@@ -85,22 +84,10 @@ it reads all three digits of a real test image correctly {100 * triple_acc:.2f} 
 seed {proto['seed']}, no resize ({proto['input']}). The calibration row is the metric's ceiling at this sample
 count: a perfect generator still shows KL ~ {(1000 - 1) / (2 * args.n):.3f} from sampling noise.
 
-Our runs are short-trained on this shared CPU (see the commands below), far shorter than the papers' training, so
-they are not tuned reproductions of the table's models.
+How our runs were trained (machine, epochs) is listed below; they use gankit's presets, not tuned reproductions
+of the table's models.
 
-`gankit eval` output lines:
-
-```
-{chr(10).join(lines)}
-```
-
-## Commands, machine, time
-
-- benchmark: `{command()}`
-{trained_lines}- date: {today()}
-- machine: {machine()}
-- wall time: calibration {t_real_s}; {'; '.join(times)}; whole benchmark {total}
-"""
+""" + eval_footer(lines, trained, f"calibration {t_real_s}; {'; '.join(times)}; whole benchmark {total}")
     write_result("stacked_mnist.md", text)
 
 

@@ -10,6 +10,7 @@ import torch
 
 from gankit import api
 from gankit.checkpoint import load_checkpoint
+from gankit.errors import CheckpointError
 from gankit.errors import ConfigError, TrainingDiverged
 from gankit.methods.gan import GAN
 from gankit.trainer import TrainingInterrupted
@@ -141,3 +142,14 @@ def test_time_budget_checkpoints_and_resumes(tiny):
     assert load_checkpoint(run).step == 2  # the first log point is past a zero budget
     resumed = api.train(resume=run, overrides=["train.max_minutes=null"])
     assert load_checkpoint(resumed).step == 8
+
+
+def test_sampling_needs_only_weights_and_state_json(tiny):
+    from gankit.generator import load_generator
+
+    run = api.train(tiny("ring-gan", **{"train.steps": 2, "train.checkpoint_every": 2}))
+    for leftover in (run / "checkpoints").glob("step-*/state.safetensors"):
+        leftover.unlink()  # e.g. only model.safetensors + state.json were copied elsewhere
+    assert load_generator(run).sample(5, seed=0).shape == (5, 2)
+    with pytest.raises(CheckpointError, match="unreadable"):
+        load_checkpoint(run)  # resuming still needs the trainer state, and says so

@@ -181,20 +181,25 @@ def resolve_checkpoint(path) -> Path:
     raise CheckpointError(f"no checkpoint found in '{path}': expected checkpoints/<step>/{STATE_JSON} inside a run directory")
 
 
-def load_checkpoint(path, map_location: str = "cpu") -> Checkpoint:
-    """Load weights (onto `map_location`) and trainer state (on the CPU; safetensors + JSON only)."""
+def load_checkpoint(path, map_location: str = "cpu", trainer_state: bool = True) -> Checkpoint:
+    """Load weights (onto `map_location`) and trainer state (on the CPU; safetensors + JSON only).
+
+    With `trainer_state=False` the optimizer / RNG / data-order tensors are not read (their file may
+    be absent: sampling needs only the weights and state.json); `.state` is then empty."""
     ckpt = resolve_checkpoint(path)
     try:
         doc = json.loads((ckpt / STATE_JSON).read_text())
         flat = load_file(str(ckpt / MODEL_FILE), device=map_location)
-        tensors = load_file(str(ckpt / STATE_TENSORS), device="cpu")  # RNG states and arrays live on the host
+        # RNG states and arrays live on the host
+        tensors = load_file(str(ckpt / STATE_TENSORS), device="cpu") if trainer_state else None
     except (OSError, ValueError, KeyError, SafetensorError) as err:
         raise CheckpointError(f"checkpoint '{ckpt}' is unreadable ({type(err).__name__}: {err}); use an earlier one") from None
     weights: Dict[str, Dict[str, torch.Tensor]] = {}
     for key, value in flat.items():
         net, param = key.split(".", 1)
         weights.setdefault(net, {})[param] = value
-    return Checkpoint(ckpt, weights, unflatten_state(doc["state"], tensors), doc["meta"])
+    state = unflatten_state(doc["state"], tensors) if trainer_state else {}
+    return Checkpoint(ckpt, weights, state, doc["meta"])
 
 
 def split_weights(weights: Dict[str, Dict[str, torch.Tensor]], name: str) -> Tuple[Dict[str, torch.Tensor], bool]:

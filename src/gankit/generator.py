@@ -58,7 +58,7 @@ class LoadedGenerator(nn.Module):
 
 def load_generator(path, device: Union[str, torch.device] = "cpu") -> LoadedGenerator:
     """Rebuild G (its EMA weights when the run kept them) from a run directory or checkpoint."""
-    ck = load_checkpoint(path, map_location="cpu")
+    ck = load_checkpoint(path, map_location="cpu", trainer_state=False)
     cfg = config_from_dict(ck.meta["config"])
     spec = DataSpec.from_dict(ck.meta["data"])
     num_classes = spec.num_classes if cfg.model.conditional else 0
