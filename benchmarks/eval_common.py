@@ -1,4 +1,4 @@
-"""Shared bits of the evaluation benchmarks: the exact command, the machine, timing, result files."""
+"""Shared bits of the benchmark scripts: the exact command, the machine, timing, result files."""
 from __future__ import annotations
 
 import datetime
@@ -20,20 +20,31 @@ def command() -> str:
     return " ".join(shlex.quote(a) for a in [".venv/bin/python", *sys.argv])
 
 
-def machine() -> str:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The CPU model named in /proc/cpuinfo (else what `platform` knows)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()}-core CPU ({cpu}), no GPU, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-            f"load average {load:.1f} at the end (above 2 means other jobs shared the cores)")
+    return platform.processor() or platform.machine()
+
+
+def loadavg(digits: int = 1) -> str:
+    """The 1-minute load average, formatted ('n/a' where the OS has none)."""
+    try:
+        return f"{os.getloadavg()[0]:.{digits}f}"
+    except (OSError, AttributeError):
+        return "n/a"
+
+
+def machine() -> str:
+    import torch
+
+    return (f"{os.cpu_count()}-core CPU ({cpu_name()}), no GPU, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads; load average {loadavg()} at the end (above 2 means other jobs "
+            "shared the cores)")
 
 
 def today() -> str:

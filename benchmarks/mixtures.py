@@ -33,11 +33,15 @@ from pathlib import Path
 
 import torch
 
-from gankit.api import train
-from gankit.config import list_presets, load_config
-from gankit.data.toy import mixture_means
-from gankit.generator import load_generator
-from gankit.metrics.modes import PACGAN_NUM_SAMPLES, mixture_mode_report, scatter_plot
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from eval_common import cpu_name, loadavg, log  # noqa: E402
+
+from gankit.api import train  # noqa: E402
+from gankit.config import list_presets, load_config  # noqa: E402
+from gankit.data.toy import mixture_means  # noqa: E402
+from gankit.generator import load_generator  # noqa: E402
+from gankit.metrics.modes import PACGAN_NUM_SAMPLES, mixture_mode_report, scatter_plot  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_SEED = 2024  # z for the 2,500 evaluation points (offset by the trial seed)
@@ -60,10 +64,6 @@ VEEGAN_GDPP = {
     "GDPP":         {"ring": (8, 71.7), "grid": (24.8, 68.5)},
 }
 NUM_MODES = {"ring": 8, "grid": 25}
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def split_methods(items: list[str]) -> list[str]:
@@ -131,23 +131,8 @@ def mean_std(values) -> str:
 
 
 def machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{os.cpu_count()}-core CPU ({cpu}); torch {torch.__version__} with {torch.get_num_threads()} intra-op "
-            f"thread(s) per seed; Python {platform.python_version()}")
-
-
-def loadavg() -> str:
-    try:
-        return "%.1f" % os.getloadavg()[0]
-    except OSError:
-        return "n/a"
+    return (f"{os.cpu_count()}-core CPU ({cpu_name()}); torch {torch.__version__} with {torch.get_num_threads()} "
+            f"intra-op thread(s) per seed; Python {platform.python_version()}")
 
 
 def label(row: dict) -> str:

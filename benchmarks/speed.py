@@ -39,10 +39,14 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from gankit.api import dataset_for, select_device
-from gankit.config import load_config
-from gankit.data.sampler import BatchSampler
-from gankit.methods import BatchSource, DataSpec, build_method
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from eval_common import cpu_name, loadavg  # noqa: E402
+
+from gankit.api import dataset_for, select_device  # noqa: E402
+from gankit.config import load_config  # noqa: E402
+from gankit.data.sampler import BatchSampler  # noqa: E402
+from gankit.methods import BatchSource, DataSpec, build_method  # noqa: E402
 
 FAKE_28 = ["data.name=fake", "data.dir=null", "data.size=28", "data.channels=1"]
 WORKLOADS = {
@@ -63,13 +67,6 @@ IMAGE_VARIANTS = {
 MLP_VARIANTS = {"eager": [], "eager, 1 thread": ["train.threads=1"], "compile": ["train.compile=true"],
                 "bf16": ["train.amp=bf16"]}
 ANCHOR_LINE = re.compile(r"^\[(\d+)/(\d+)\]\[(\d+)/(\d+)\] Loss_D")
-
-
-def loadavg() -> str:
-    try:
-        return "%.2f" % os.getloadavg()[0]
-    except OSError:
-        return "n/a"
 
 
 def sync(device: torch.device) -> None:
@@ -298,12 +295,12 @@ def main(argv=None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    log(f"gankit speed benchmark on {device}; torch {torch.__version__}, {torch.get_num_threads()} threads, load {loadavg()}")
+    log(f"gankit speed benchmark on {device}; torch {torch.__version__}, {torch.get_num_threads()} threads, load {loadavg(2)}")
     use_bf16 = bf16_ok(device)
     peak_runs: list[dict] = []
 
     def measure_peaks(when: str) -> dict:
-        run = {"when": when, "load": loadavg()}
+        run = {"when": when, "load": loadavg(2)}
         for name, dtype in [("fp32", torch.float32)] + ([("bf16", torch.bfloat16)] if use_bf16 else []):
             run[name] = matmul_peak(device, dtype, args.peak_n, args.windows, args.seconds)
             log(f"  matmul peak {name} ({when}): {fmt(run[name]['median'])} GFLOP/s ({run[name]['kernel']})")
@@ -321,13 +318,13 @@ def main(argv=None) -> int:
         if key not in flops_of:
             flops_of[key] = count_flops(preset, base, device)
         flops = flops_of[key]
-        load_before = loadavg()
+        load_before = loadavg(2)
         warmup = max(args.warmup, 4) if "compile" in name else args.warmup
         r = time_steps(preset, base + variants[name], device, args.windows, args.seconds, warmup)
         achieved = flops * r["median"] / r["batch"] / 1e9
         peak = peaks["bf16" if "bf16" in name else "fp32"]
         row = {"key": key, "title": title, "variant": name + when, "base_variant": name, "flops": flops,
-               "achieved": achieved, "mfu": achieved / peak, "load": f"{load_before}/{loadavg()}", **r}
+               "achieved": achieved, "mfu": achieved / peak, "load": f"{load_before}/{loadavg(2)}", **r}
         rows.append(row)
         log(f"  {key:8s} {name + when:34s} {fmt(r['median']):>10s} img/s  (min {fmt(r['min'])}, max {fmt(r['max'])}; "
             f"{fmt(flops / 1e9, 2)} GFLOP/step, {fmt(achieved)} GFLOP/s, MFU {100 * achieved / peak:.0f} %)"
@@ -354,7 +351,7 @@ def main(argv=None) -> int:
         for threads in args.anchor_threads:
             for i in range(args.rounds):
                 rnd = {"threads": threads or torch.get_num_threads(), "round": i + 1, "ours": {}, "theirs": {},
-                       "load": [loadavg()]}
+                       "load": [loadavg(2)]}
                 default_threads = torch.get_num_threads()
                 for name in ours_variants:
                     if threads:
@@ -373,7 +370,7 @@ def main(argv=None) -> int:
                     log(f"  round {i + 1} ({rnd['threads']} threads) anchor workers={workers}: {fmt(a['median'])} "
                         f"img/s (min {fmt(a['min'])}, max {fmt(a['max'])}; {a['windows']} windows; "
                         f"params G {a['params'][0]:,} D {a['params'][1]:,})")
-                rnd["load"].append(loadavg())
+                rnd["load"].append(loadavg(2))
                 rounds.append(rnd)
 
     peaks = measure_peaks("end")
@@ -381,14 +378,7 @@ def main(argv=None) -> int:
         r["mfu"] = r["achieved"] / peaks["bf16" if "bf16" in r["base_variant"] else "fp32"]
 
     # ------------------------------------------------------------------ markdown
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     if device.type == "cuda":
         cpu = f"{torch.cuda.get_device_name(device)} (host CPU: {cpu})"
     cmd = "python benchmarks/speed.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))

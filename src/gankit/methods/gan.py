@@ -146,7 +146,7 @@ class GAN(Method):
         return {"loss_d": total.detach() / k, "d_real": sum(scores_real) / k,
                 "d_fake": sum(scores_fake) / k, **extras}
 
-    def _d_losses(self, real, y_real, fake, y_fake, r1_weight: float = 0.0):
+    def _d_losses(self, real, y_real, fake, y_fake, r1_weight: float):
         c = self.cfg.loss
         total, scores_real, scores_fake, extras = 0.0, [], [], {}
         for d in (self.trained(name) for name in self.d_names):
