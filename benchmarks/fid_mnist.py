@@ -48,6 +48,23 @@ def export(run: str, n: int, work: Path) -> tuple:
     return fake_dir, real_dir
 
 
+def live_bn_copy(run: str, work: Path) -> Path:
+    """A copy of the run's latest checkpoint whose EMA generator carries the live G's BatchNorm statistics
+    instead of its own standing statistics: what gankit sampled with before the EMA fix (issue 9)."""
+    from safetensors.torch import load_file, save_file
+
+    from gankit.checkpoint import MODEL_FILE, STATE_JSON, resolve_checkpoint
+
+    src, out = resolve_checkpoint(run), work / "ema-with-live-bn"
+    out.mkdir(parents=True, exist_ok=True)
+    flat = load_file(str(src / MODEL_FILE))
+    for key in [k for k in flat if k.startswith("G_ema.") and ("running_" in k or "num_batches" in k)]:
+        flat[key] = flat["G." + key[len("G_ema."):]].clone()
+    save_file(flat, str(out / MODEL_FILE))
+    (out / STATE_JSON).write_text((src / STATE_JSON).read_text())
+    return out
+
+
 def start_fidelity(fake_dir: Path, real_dir: Path, n: int) -> tuple:
     """Launch torch-fidelity's CLI on the two folders (it runs while gankit evaluates)."""
     cmd = [str(Path(sys.executable).parent / "fidelity"), "--cpu", "--fid", "--kid", "--prc", "--json", "--no-cache",
@@ -79,6 +96,8 @@ def main() -> None:
     p.add_argument("--label", default="mnist-dcgan", help="short name of the run for the table")
     p.add_argument("--trained", default="", help="how the run was trained (the command), for the results file")
     p.add_argument("--no-cli", action="store_true", help="skip the torch-fidelity CLI agreement check")
+    p.add_argument("--live-bn", action="store_true",
+                   help="also score the same EMA weights with the live G's BatchNorm statistics (the pre-fix behaviour)")
     args = p.parse_args()
     work = Path(args.work)
     total = Timer()
@@ -92,8 +111,17 @@ def main() -> None:
     log(f"gankit evaluate: {args.run}, n={args.n}")
     t_eval = Timer()
     res = {r.name: r for r in evaluate(args.run, "fid,kid,pr", args.n, inception_weights=str(INCEPTION),
-                                       data_dir=str(MNIST_DIR), cache=False, log=log)}
+                                       data_dir=str(MNIST_DIR), cache=args.live_bn, log=log)}
     t_eval_s = str(t_eval)
+    live = None
+    if args.live_bn:
+        log("the same EMA weights with the live G's BatchNorm statistics (real features cached)")
+        t_live = Timer()
+        live = {r.name: r for r in evaluate(str(live_bn_copy(args.run, work)), "fid,kid,pr", args.n,
+                                            inception_weights=str(INCEPTION), data_dir=str(MNIST_DIR), log=log)}
+        t_eval_s += f"; the live-BN comparison {t_live}"
+        for r in live.values():
+            print(r.line(), flush=True)
     for r in res.values():
         print(r.line(), flush=True)
     ours = {"FID": res["fid"].values["value"], "KID mean": res["kid"].values["mean"],
@@ -103,12 +131,15 @@ def main() -> None:
     anchors = "".join(f"| {m} (Lucic et al. 2018, best, 10k vs 10k) [{tag}] | {v} | 10,000 | 10,000 | test |\n"
                       for m, v, tag in ANCHORS)
     lines = "\n".join(r.line() for r in res.values())
+    live_row = "" if live is None else (
+        f"| same checkpoint, EMA weights with the live G's BatchNorm statistics (before the issue-9 fix) | "
+        f"{live['fid'].values['value']:.4g} | {proto['n_real']:,} | {proto['n_fake']:,} | {proto['split']} |\n")
     text = f"""# MNIST FID (Lucic et al. protocol)
 
 | Model | FID | n_real | n_fake | split |
 |---|---|---|---|---|
 {anchors}| **gankit {args.label}** (command below) | **{ours['FID']:.4g}** | {proto['n_real']:,} | {proto['n_fake']:,} | {proto['split']} |
-
+{live_row}
 Ours: KID {ours['KID mean']:.4g}, precision {ours['precision']:.3f}, recall {ours['recall']:.3f} (same features).
 Protocol of our row: real = MNIST test split ({proto['n_real']:,} images), generated = {proto['n_fake']:,} samples (seed
 {proto['seed']}), input {proto['input']}, resize: {proto['resize']}, features: {proto['features']}, weights

@@ -1,10 +1,13 @@
 import json
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from gankit.checkpoint import (LATEST, STATE_JSON, atomic_write_text, flatten_state, load_checkpoint,
+from gankit.checkpoint import (LATEST, atomic_write_text, flatten_state, load_checkpoint,
                                resolve_checkpoint, save_checkpoint, unflatten_state)
 from gankit.errors import CheckpointError
 
@@ -57,9 +60,87 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     assert target.read_text() == "two" and len(list(tmp_path.iterdir())) == 1
 
 
-def test_checkpoint_files_hold_no_pickle(tmp_path):
-    path = save_checkpoint(tmp_path, "step-00000001", {"G": {"w": torch.ones(2)}},
-                           {"rng": torch.get_rng_state()}, {"step": 1})
-    json.loads((path / STATE_JSON).read_text())
-    for f in path.glob("*.safetensors"):
-        assert b"\x80\x04" not in f.read_bytes()[:64]  # no pickle protocol header
+def _save(root, name, step):
+    return save_checkpoint(root, name, {"G": {"w": torch.full((2,), float(step))}}, {}, {"step": step}, latest=False)
+
+
+class Crash(BaseException):
+    """Stands for the process dying at that point."""
+
+
+def test_crash_while_replacing_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    root = tmp_path / "checkpoints"
+    _save(root, "best", 1)
+    real_replace = os.replace
+
+    def crash_before_new_is_in_place(src, dst):
+        if Path(src).name.startswith(".tmp-best"):
+            raise Crash()
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_before_new_is_in_place)
+    with pytest.raises(Crash):
+        _save(root, "best", 2)
+    monkeypatch.undo()
+    assert not (root / "best").exists()  # only the copy renamed aside is left
+    assert load_checkpoint(root / "best").step == 1
+    _save(root, "best", 3)  # the next save replaces it and clears the aside copy
+    assert load_checkpoint(root / "best").step == 3 and sorted(p.name for p in root.iterdir()) == ["best"]
+
+
+def test_crash_before_the_old_copy_is_deleted_keeps_the_new_one(tmp_path, monkeypatch):
+    root = tmp_path / "checkpoints"
+    _save(root, "best", 1)
+    real_rmtree = shutil.rmtree
+
+    def crash_on_old_copy(path, *args, **kwargs):
+        if Path(path).name in ("best", ".old-best"):
+            raise Crash()
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", crash_on_old_copy)
+    with pytest.raises(Crash):
+        _save(root, "best", 2)
+    monkeypatch.undo()
+    assert load_checkpoint(root / "best").step == 2
+    _save(root, "best", 3)
+    assert sorted(p.name for p in root.iterdir()) == ["best"]
+
+
+@pytest.mark.parametrize("pointer", ["../../other/checkpoints/step-00000001", "..", ".", "OTHER"])
+def test_latest_pointing_outside_the_checkpoints_is_refused(tmp_path, pointer):
+    other = save_checkpoint(tmp_path / "other" / "checkpoints", "step-00000001", {"G": {"w": torch.ones(2)}},
+                            {}, {"step": 1})
+    run = tmp_path / "runs" / "run"
+    save_checkpoint(run / "checkpoints", "step-00000002", {"G": {"w": torch.ones(2)}}, {}, {"step": 2})
+    (run / "checkpoints" / LATEST).write_text(str(other) if pointer == "OTHER" else pointer + "\n")
+    with pytest.raises(CheckpointError, match="not a checkpoint inside") as err:
+        resolve_checkpoint(run)
+    assert "\n" not in str(err.value)
+
+
+def test_latest_may_name_its_checkpoint_by_path(tmp_path):
+    root = tmp_path / "checkpoints"
+    for step in (1, 2):
+        save_checkpoint(root, f"step-{step:08d}", {"G": {"w": torch.ones(2)}}, {}, {"step": step})
+    (root / LATEST).write_text("step-00000002/../step-00000001\n")  # resolves to a direct child
+    assert resolve_checkpoint(tmp_path).name == "step-00000001"
+
+
+def test_loading_never_unpickles(tiny, monkeypatch):
+    import pickle
+
+    from gankit import api, load_generator
+
+    run = api.train(tiny(**{"train.steps": 2, "train.checkpoint_every": 2}))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a checkpoint load unpickled")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    ck = load_checkpoint(run)
+    assert ck.step == 2 and "G" in ck.weights and ck.state
+    g = load_generator(run)
+    assert g.step == 2 and torch.isfinite(g.sample(4, seed=0)).all()

@@ -109,3 +109,43 @@ def test_cli_resume_applies_overrides(tmp_path):
     run = api.train(tiny_config(tmp_path / "r", "ring-gan", **{"train.steps": 4}))
     assert main(["train", "--resume", str(run), "train.steps=6"]) == 0
     assert load_checkpoint(run).step == 6
+
+
+def test_sample_batches_draw_the_same_z_whatever_the_batch_size(digits_run):
+    import torch
+    g = load_generator(digits_run)
+    z = torch.randn(75, g.z_dim, generator=torch.Generator().manual_seed(2))  # one draw, as before streaming
+    expected = g(z, torch.arange(75) % g.num_classes)
+    for batch_size in (1, 16, 20, 64, 1024):
+        assert torch.allclose(g.sample(75, seed=2, batch_size=batch_size), expected, atol=1e-6)
+    assert [len(b) for b in g.batches(75, seed=2, batch_size=32)] == [32, 43]
+
+
+def test_sample_folder_equals_the_api_samples(digits_run, tmp_path):
+    from gankit.monitor.images import to_uint8
+    assert main(["sample", str(digits_run), "-n", "37", "--seed", "5", "--out", f"{tmp_path / 'f'}/"]) == 0
+    files = sorted((tmp_path / "f").glob("*.png"))
+    assert [f.name for f in files] == [f"{i:06d}.png" for i in range(37)]
+    written = np.stack([np.array(Image.open(f)) for f in files])
+    expected = to_uint8(load_generator(digits_run).sample(37, seed=5))[..., 0]
+    assert np.array_equal(written, expected)
+    assert not [p for p in (tmp_path / "f").iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_huge_grid_fails_at_once_with_a_hint(digits_run, tmp_path, capsys):
+    import time
+    start = time.perf_counter()
+    assert main(["sample", str(digits_run), "-n", "100000000", "--out", str(tmp_path / "x.png")]) == 2
+    assert time.perf_counter() - start < 5
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gankit: error: -n 100000000 is too many") and "--out DIR/" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "x.png").exists()
+
+
+def test_sample_points_stream_to_the_api_values(ring_run, tmp_path):
+    assert main(["sample", str(ring_run), "-n", "50", "--seed", "4", "--out", str(tmp_path / "p.npy")]) == 0
+    expected = load_generator(ring_run).sample(50, seed=4).numpy()
+    assert np.array_equal(np.load(tmp_path / "p.npy"), expected)
+    assert main(["sample", str(ring_run), "-n", "50", "--seed", "4", "--out", str(tmp_path / "p.csv")]) == 0
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert len(rows) == 51 and rows[1] == f"{expected[0, 0]:.6f},{expected[0, 1]:.6f}"

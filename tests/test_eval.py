@@ -70,8 +70,10 @@ def test_missing_weights_names_both_places():
         inception.resolve_weights(None)
     msg = str(err.value)
     assert "\n" not in msg and "--inception-weights" in msg and str(inception.hub_weights_path()) in msg
-    with pytest.raises(GankitError, match="not found.*--inception-weights"):
+    with pytest.raises(GankitError, match="not found.*--inception-weights") as err2:
         inception.resolve_weights("/nowhere/w.pth")
+    for text in (msg, str(err2.value)):  # no path of the machine gankit was developed on
+        assert "$TORCH_HOME/hub/checkpoints/" in text and "shared" not in text
 
 
 def test_hub_cache_and_text_symlink_are_found(tmp_path):
@@ -281,3 +283,63 @@ def test_cli_eval_errors_are_one_line(digits_run, tmp_path, capsys):
     assert len(errs) == 3 and "--fake" in errs[0] and "--inception-weights" in errs[1] and "does not exist" in errs[2]
     assert main(["eval", "--list"]) == 0
     assert "prdc       = pr + dc" in capsys.readouterr().out
+
+
+def _write_noise_pngs(folder, n, seed, smooth=False):
+    """n 8x8 gray PNGs: random noise, or (smooth) flat images that compress to other file sizes."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(n, 1, 8, 8, generator=g) * 2 - 1
+    _write_pngs(folder, images.mean((2, 3), keepdim=True).expand(-1, -1, 8, 8) if smooth else images)
+
+
+def test_real_feature_cache_key_follows_the_files_and_the_preprocessing(tmp_path, monkeypatch):
+    import shutil
+
+    data = tmp_path / "data"
+    _write_noise_pngs(data, 20, seed=1)
+    run = untrained_run(tmp_path / "run", **{"data.name": "folder", "data.dir": str(data)})
+
+    def fid(**net_kwargs):
+        net = StubNet()
+        net.protocol.update(net_kwargs)
+        (res,) = ev.evaluate(run, "fid", n=20, networks={"inception": net})
+        return res.values["value"], net.seen
+
+    first, seen = fid()
+    assert seen == 40 and fid() == (first, 20)  # the second time, real features come from the cache
+    shutil.rmtree(data)  # another folder in its place: same names, same count
+    _write_noise_pngs(data, 20, seed=2, smooth=True)
+    replaced, seen = fid()
+    assert seen == 40 and replaced != first
+    (fresh,) = ev.evaluate(run, "fid", n=20, networks={"inception": StubNet()}, cache=False)
+    assert replaced == fresh.values["value"]
+    assert fid(resize="another resize")[1] == 40  # another preprocessing of the network: another entry
+    monkeypatch.setattr(ev, "PREPROCESS_VERSION", ev.PREPROCESS_VERSION + 1)
+    assert fid()[1] == 40
+
+
+def test_kid_std_is_na_when_every_subset_is_the_whole_sample(digits_run, capsys, monkeypatch):
+    (res,) = ev.evaluate(digits_run, "kid", n=32, networks={"inception": StubNet()})  # n <= 1000
+    assert res.values["std"] is None and res.values["mean"] == res.values["mean"]
+    assert "± n/a" in res.line() and json.loads(json.dumps(res.as_dict()))["values"]["std"] is None
+    assert ev.flat_values(res) == {"kid_mean": res.values["mean"]}
+    monkeypatch.setattr(ev, "InceptionFeatures", lambda weights, device: StubNet())
+    assert main(["eval", str(digits_run), "--metrics", "kid", "--n", "32", "--quiet"]) == 0
+    assert "± n/a" in capsys.readouterr().out
+    monkeypatch.setattr(ev, "KID_SUBSET", 16)  # subsets smaller than the sample: a real spread
+    (res,) = ev.evaluate(digits_run, "kid", n=32, networks={"inception": StubNet()})
+    assert res.values["std"] > 0 and "n/a" not in res.line().split("[")[0]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not an image"])
+def test_cli_eval_names_a_corrupt_image(digits_run, tmp_path, capsys, monkeypatch, damage):
+    monkeypatch.setattr(ev, "InceptionFeatures", lambda weights, device: StubNet())
+    real, fake = tmp_path / "real", tmp_path / "fake"
+    _write_noise_pngs(real, 6, seed=1)
+    _write_noise_pngs(fake, 6, seed=2)
+    bad = fake / "0003.png"
+    whole = bad.read_bytes()
+    bad.write_bytes(whole[:len(whole) // 2] if damage == "truncated" else b"not an image")
+    assert main(["eval", "--real", str(real), "--fake", str(fake), "--metrics", "fid", "--quiet"]) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert f"cannot read image '{bad}'" in err and "remove or replace it" in err

@@ -99,7 +99,13 @@ def test_kid_full_subset_matches_hand_computed_mmd():
     x, y = gaussian(12, 3, 7), gaussian(12, 3, 8, shift=0.5)
     mean, std = kid(x, y, subsets=3, subset_size=12)  # every subset is the whole set
     assert mean == pytest.approx(poly_mmd2_by_hand(x, y), rel=1e-10)
-    assert std == pytest.approx(0.0, abs=1e-12)
+    assert std is None  # not a round-off "2e-16": undefined when no subset differs
+
+
+def test_kid_std_is_defined_when_one_set_is_subsampled():
+    x, y = gaussian(12, 3, 7), gaussian(30, 3, 8, shift=0.5)
+    _, std = kid(x, y, subsets=5, subset_size=12)  # x whole every time, y drawn
+    assert std is not None and std > 1e-6
 
 
 def test_kid_self_is_near_zero_and_shift_is_larger():

@@ -68,3 +68,131 @@ def test_lazy_r1_runs_every_n_d_updates_with_n_times_the_weight(tiny, d_steps):
     # logs hold the last D update of each step: updates step * d_steps + d_steps - 1
     assert with_r1 == [s for s in range(6) if (s * d_steps + d_steps - 1) % 3 == 0]
     assert [method._r1_weight(u) for u in range(4)] == [1.5, 0.0, 0.0, 1.5]
+
+
+# ---------------------------------------------------------------- gradient routing of the GAN step
+
+def ring_method(tiny, **keys):
+    """A tiny ring-gan method (MLP G with BatchNorm, MLP D) and a source of real batches, seeded."""
+    from gankit.data.sampler import BatchSampler
+    from gankit.methods import BatchSource, build_method
+    from gankit.methods.base import DataSpec
+
+    torch.manual_seed(0)
+    method = build_method(tiny("ring-gan", **keys), DataSpec("points", (2,), 0, [], "ring", {}), torch.device("cpu"))
+    method.setup(4)
+    method.train(True)
+    batches = BatchSource(torch.randn(64, 2, generator=torch.Generator().manual_seed(1)), None,
+                          BatchSampler(64, 16, seed=0))
+    return method, batches
+
+
+def snapshot(nets):
+    return [p.detach().clone() for net in nets for p in net.parameters()]
+
+
+def same(params, nets):
+    return all(torch.equal(a, b) for a, b in zip(params, (p for net in nets for p in net.parameters())))
+
+
+ROUTING_CASES = {  # the D phase's paths: G(z) reused for G's step or drawn again, penalties, clipping, GMAN
+    "k1": {}, "k2": {"train.d_steps": 2},
+    "gp": {"loss.name": "wasserstein", "loss.gp": 10.0, "train.d_steps": 2},
+    "r1": {"loss.r1": 1.0}, "clip": {"loss.name": "wasserstein", "loss.clip": 0.01},
+    "gman": {"gan.num_discriminators": 2},
+}
+
+
+def grads_of(nets):
+    return [None if p.grad is None else p.grad.clone() for net in nets for p in net.parameters()]
+
+
+def same_grads(a, b):
+    return len(a) == len(b) and all(x is None and y is None or x is not None and y is not None and torch.equal(x, y)
+                                    for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("case", ROUTING_CASES)
+def test_d_updates_leave_g_unchanged(tiny, monkeypatch, case):
+    """Everything train_step does before G's own update (the D steps) leaves G's parameters bitwise
+    unchanged and adds nothing to G's gradients (None at the first step; the second step's stale ones
+    untouched, so an optimizer step of G there would move G), while every D does change."""
+    method, batches = ring_method(tiny, **ROUTING_CASES[case])
+    entry = {}
+    original = method._g_update
+
+    def g_update(fake, y_fake):
+        entry["g"], entry["g_grads"] = snapshot([method.G]), grads_of([method.G])
+        entry["d_moved"] = [not same(before, [d]) for before, d in zip(entry["d_before"], method.Ds)]
+        return original(fake, y_fake)
+    monkeypatch.setattr(method, "_g_update", g_update)
+    for step in range(2):
+        g_before, g_grads = snapshot([method.G]), grads_of([method.G])
+        entry["d_before"] = [snapshot([d]) for d in method.Ds]
+        assert (step == 0) == all(g is None for g in g_grads)
+        method.train_step(batches, step)
+        assert not same(entry["g"], [method.G])  # sanity: G's own step then moved G ...
+        assert all(torch.equal(a, b) for a, b in zip(g_before, entry["g"]))  # ... but the D steps had not
+        assert same_grads(g_grads, entry["g_grads"])
+        assert all(entry["d_moved"])  # sanity: every D did take its steps
+
+
+@pytest.mark.parametrize("d_grads", ["cleared", "kept"])
+@pytest.mark.parametrize("case", ["k1", "k2", "gman"])
+def test_g_update_leaves_d_unchanged_and_without_gradients(tiny, monkeypatch, case, d_grads):
+    """G's update (train_step from _g_update on) changes no D parameter and writes no D gradient.
+
+    "cleared": D's gradients (already consumed by D's step) are set to None when G's update begins and
+    must still be None after it. "kept": they stay as D's step left them and must be unchanged after it,
+    so an optimizer step of D inside G's update would move D."""
+    method, batches = ring_method(tiny, **ROUTING_CASES[case])
+    entry = {}
+    original = method._g_update
+
+    def g_update(fake, y_fake):
+        for p in (p for d in method.Ds for p in d.parameters()):
+            if d_grads == "cleared":
+                p.grad = None
+            assert p.grad is None or d_grads == "kept"
+        entry["d"], entry["g"] = snapshot(method.Ds), snapshot([method.G])
+        entry["grads"] = [None if p.grad is None else p.grad.clone() for d in method.Ds for p in d.parameters()]
+        return original(fake, y_fake)
+    monkeypatch.setattr(method, "_g_update", g_update)
+    for step in range(2):  # the second step starts from the first one's frozen D
+        method.train_step(batches, step)
+        assert same(entry["d"], method.Ds)
+        grads = [p.grad for d in method.Ds for p in d.parameters()]
+        if d_grads == "cleared":
+            assert all(g is None for g in grads)
+        else:
+            assert all(a is not None and torch.equal(a, b) for a, b in zip(entry["grads"], grads))
+        assert not same(entry["g"], [method.G])  # sanity: G did take a step
+
+
+@pytest.mark.parametrize("loss", ["ns", "minimax", "wasserstein", "hinge", "lsgan"])
+def test_one_g_step_raises_d_of_g_z(tiny, loss):
+    """With D fixed, one small G step (the real _g_update, Adam lr 1e-5) raises D's mean score of G(z) for
+    the same z, and lowers G's loss: G descends its loss, towards what D calls real (LSGAN: towards 1,
+    from scores near 0.5, so a target of 0 would lower them)."""
+    from gankit import losses
+    from gankit.methods.optim import set_requires_grad
+
+    method, _ = ring_method(tiny, **{"loss.name": loss, "optim.g_lr": 1e-5})
+    z = torch.randn(64, method.z_dim, generator=torch.Generator().manual_seed(2))
+    set_requires_grad(method.Ds, False)  # as train_step does for G's update
+    d = method.Ds[0]
+
+    def scored():
+        with torch.no_grad():
+            logits = method.judge(d, method.G(z))
+        return float(logits.mean()), float(losses.g_loss(loss, logits))
+
+    with torch.no_grad():  # start D's scores of G(z) around 0.5, between the LSGAN targets 0 (fake) and 1 (real)
+        d.head.bias += 0.5 - scored()[0]
+    d_before, d_params = scored(), snapshot([d])
+    assert 0.3 < d_before[0] < 0.7
+    method._g_update(method.G(z), None)
+    d_after = scored()
+    assert d_after[0] > d_before[0], (loss, d_before, d_after)
+    assert d_after[1] < d_before[1], (loss, d_before, d_after)
+    assert same(d_params, [d])

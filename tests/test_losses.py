@@ -186,3 +186,52 @@ def test_instance_noise_std_linear_anneal() -> None:
     assert instance_noise_std(25, 100, 0.5, 0.1) == pytest.approx(0.4)
     with pytest.raises(ConfigError, match="total_steps"):
         instance_noise_std(0, 0, 0.1)
+
+
+def test_packed_penalties_constrain_the_whole_pack() -> None:
+    """With packing, D's input is a pack: GP keeps the pack's gradient norm at 1 and R1 is the pack's squared norm."""
+    shape = (2, 3)
+    w = _w_with_norm((2 * shape[0], shape[1]), 3.0)  # a linear critic of packs of 2
+    critic = lambda x: (x.reshape(x.shape[0] // 2, -1) * w.reshape(1, -1)).sum(1)  # noqa: E731
+    real = torch.randn(4, *shape, dtype=torch.float64, requires_grad=True)
+    fake = torch.randn(4, *shape, dtype=torch.float64)
+    close(gradient_penalty(critic, real, fake, pack=2), 4.0)  # (||w|| - 1)^2 over the pack; per sample it differs
+    assert abs(gradient_penalty(critic, real, fake).item() - 4.0) > 0.1
+    close(r1_penalty(critic(real), real, pack=2), 9.0)  # ||w||^2 of the pack; per sample it would be 9 / 2
+    close(r1_penalty(critic(real), real), 4.5)
+
+
+def test_packed_gradient_penalty_interpolates_each_pack_with_one_alpha() -> None:
+    seen = {}
+    real, fake = torch.ones(4, 3, dtype=torch.float64), torch.zeros(4, 3, dtype=torch.float64)
+
+    def critic(x):
+        seen["x"] = x.detach().clone()
+        return x.reshape(2, -1).sum(1)
+
+    torch.manual_seed(0)
+    gradient_penalty(critic, real, fake, pack=2)
+    alphas = seen["x"][:, 0]
+    assert alphas[0] == alphas[1] and alphas[2] == alphas[3] and alphas[0] != alphas[2]
+
+
+def test_loss_scale_keeps_small_fp16_input_gradients_from_underflowing() -> None:
+    """The AMP recipe for penalties: scale before autograd.grad, divide after (here on the CPU in half precision)."""
+    def critic(x):  # the critic computes in half precision, as under fp16 autocast
+        return ((x.half() * 1e-4).sum(1) * 1e-4).float()
+
+    torch.manual_seed(0)
+    real = torch.randn(4, 8, requires_grad=True)
+    exact = 8 * 1e-16  # each input gradient is 1e-8: below fp16's smallest number (6e-8) in the backward
+    assert r1_penalty(critic(real), real).item() == 0.0  # underflows without a scale
+    scaled = r1_penalty(critic(real), real, scale=torch.tensor(4096.0))
+    assert scaled.item() == pytest.approx(exact, rel=0.05)
+    fake = torch.zeros(4, 8)
+    assert gradient_penalty(critic, real, fake).item() == pytest.approx(1.0, abs=1e-4)  # ||0 - 1||^2
+    # fp32: the scale changes nothing beyond rounding
+    lin = Linear(_w_with_norm((8,), 3.0).float())
+    torch.manual_seed(1)
+    a = gradient_penalty(lin, real.detach(), fake)
+    torch.manual_seed(1)
+    b = gradient_penalty(lin, real.detach(), fake, scale=1024.0)
+    close(a, b.item())

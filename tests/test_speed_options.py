@@ -4,6 +4,7 @@ import warnings
 
 import pytest
 import torch
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from gankit import api
 from gankit.checkpoint import load_checkpoint
@@ -47,14 +48,25 @@ def test_compile_unavailable_falls_back_to_eager_with_one_warning(tiny, monkeypa
     assert_same_weights(load_checkpoint(eager).weights, load_checkpoint(run).weights)
 
 
-def test_compile_failing_at_first_call_falls_back_without_changing_results(tiny, monkeypatch):
-    """A backend that fails when a network first runs: each network falls back; the run equals eager."""
-    def compile_that_fails_later(fn, **kwargs):
-        def call(*args, **kw):
-            raise RuntimeError("backend compiler failed")
-        return call
+def dynamo_with(monkeypatch, backend, seen=None):
+    """Make `torch.compile` the real dynamo with `backend`, keeping the options gankit passes but the mode."""
+    real_compile = torch.compile
 
-    monkeypatch.setattr(torch, "compile", compile_that_fails_later)
+    def compile_with_backend(fn, mode=None, **options):
+        if seen is not None:
+            seen.append((mode, options))
+        return real_compile(fn, backend=backend, **options)
+
+    monkeypatch.setattr(torch, "compile", compile_with_backend)
+
+
+def test_compile_failing_at_first_call_falls_back_without_changing_results(tiny, monkeypatch):
+    """A backend that fails when a network first runs (dynamo raises BackendCompilerFailed): each network
+    falls back; the run equals eager."""
+    def failing_backend(gm, example_inputs):
+        raise RuntimeError("backend compiler failed")
+
+    dynamo_with(monkeypatch, failing_backend)
     with pytest.warns(RuntimeWarning, match="backend compiler failed") as caught:
         run = api.train(two_steps(tiny, "compiled", **{"train.compile": True, "gan.ema": 0.9}))
     assert len([w for w in caught if "torch.compile failed" in str(w.message)]) == 1
@@ -69,21 +81,39 @@ def test_genuine_errors_are_not_swallowed_by_the_compile_fallback(tiny, monkeypa
     method = build_method(cfg, DataSpec.from_dataset(ds), torch.device("cpu"))
     assert method.compiled == ["G", "D"]
     with pytest.raises(RuntimeError), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("error")  # not a compile error: no fallback warning
         method.G(torch.randn(4, cfg.model.z_dim + 1))  # wrong z width: eager raises it too
+    assert method.compiled == ["G", "D"]
+
+
+def test_runtime_errors_in_compiled_code_surface_and_are_not_rerun_eagerly(tiny, monkeypatch, recwarn):
+    """Out of memory while the compiled graph runs, after it moved the BatchNorm statistics: the error
+    is raised as it is; an eager re-run would move them a second time and hide the error."""
+    def oom_backend(gm, example_inputs):
+        def run(*args):
+            gm(*args)
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return run
+
+    dynamo_with(monkeypatch, oom_backend)
+    cfg = tiny(**{"train.compile": True})
+    method = build_method(cfg, DataSpec.from_dataset(api.dataset_for(cfg)), torch.device("cpu"))
+    bn = next(m for m in method.G.modules() if isinstance(m, _BatchNorm))
+    with pytest.raises(torch.OutOfMemoryError):
+        method.G(method.noise(4))
+    assert int(bn.num_batches_tracked) == 1  # the compiled graph ran once, nothing ran it again
+    assert method.compiled == ["G", "D"]
+    assert not [w for w in recwarn if "torch.compile failed" in str(w.message)]
 
 
 def test_compiled_networks_keep_their_state_dict_keys(tiny, monkeypatch, recwarn):
-    seen, real_compile = [], torch.compile
-
-    def eager_backend(fn, **kwargs):  # the real torch.compile (dynamo), with the cheap "eager" backend
-        seen.append(kwargs.get("mode"))
-        return real_compile(fn, backend="eager")
-
-    monkeypatch.setattr(torch, "compile", eager_backend)
+    """The real dynamo (with the cheap "eager" backend): every network compiles as one graph
+    (`fullgraph=True`: a graph break would fall back with a warning)."""
+    seen = []
+    dynamo_with(monkeypatch, "eager", seen)
     run = api.train(two_steps(tiny, "compiled", **{"train.compile": True}))
     eager = api.train(two_steps(tiny, "eager"))
-    assert seen == ["default", "default"]
+    assert seen == [("default", {"fullgraph": True})] * 2
     assert not [w for w in recwarn if "torch.compile failed" in str(w.message)]
     a, b = load_checkpoint(eager).weights, load_checkpoint(run).weights
     assert {k: set(v) for k, v in a.items()} == {k: set(v) for k, v in b.items()}

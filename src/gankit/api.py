@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from . import distributed
+from .checks import check_names, parse_device
 from .config import Config, apply_mapping, config_from_dict, load_config, validate
 from .data import load_dataset
 from .errors import CheckpointError, ConfigError
@@ -18,16 +19,16 @@ from .rng import seed_everything
 from .trainer import Trainer
 
 
-def select_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present, else the CPU."""
-    if name == "auto":
+def select_device(name: str, what: str = "train.device") -> torch.device:
+    """`auto` picks CUDA when present, else the CPU; `what` names the setting in messages (or `--device`)."""
+    device = parse_device(name, what)
+    if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"train.device '{name}' is not a device; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name} but no CUDA GPU is visible; use train.device=auto or cpu")
+        raise ConfigError(f"{what}={name} but no CUDA GPU is visible; use {what}=auto or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"{what}={name} but only {torch.cuda.device_count()} CUDA GPU(s) are visible; "
+                          f"use {what}=cuda:0 or auto")
     return device
 
 
@@ -74,6 +75,7 @@ def train(config: Union[Config, dict, None] = None, *, resume: Union[str, Path, 
         validate(cfg)
     else:
         cfg = load_config(mapping=config, overrides=overrides)
+    check_names(cfg)
     run_dir = Path(cfg.run.dir) if cfg.run.dir else default_run_dir(cfg)
     if resume is None and (run_dir / "checkpoints" / "latest").exists():
         raise ConfigError(f"run.dir '{run_dir}' already holds a run; continue it with --resume {run_dir} or choose another run.dir")

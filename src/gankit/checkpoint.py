@@ -5,6 +5,7 @@ Layout of one checkpoint directory (`checkpoints/step-00001000/`):
   state.safetensors    every tensor of the trainer state (optimizers, RNG states, data order)
   state.json           the rest of the trainer state, with references to those tensors; the config; data facts
 `checkpoints/latest` names the newest complete checkpoint. Nothing here unpickles.
+Written files and folders get the modes plain open()/mkdir() would give (0666/0777 less the umask).
 """
 from __future__ import annotations
 
@@ -83,6 +84,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def current_umask() -> int:
+    """The process umask (briefly set to the strict 0o077 while it is read)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path) -> None:
+    """Give a file made by mkstemp (0600) or a folder made by mkdtemp (0700) the mode open()/mkdir() would."""
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~current_umask())
+
+
 def _fsync_file(path: Path) -> None:
     with open(path, "rb+") as fh:
         os.fsync(fh.fileno())
@@ -94,6 +107,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        apply_umask(tmp)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -118,6 +132,7 @@ def save_checkpoint(ckpt_root: Path, name: str, weights: Dict[str, Dict[str, tor
     ckpt_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=ckpt_root, prefix=f".tmp-{name}-"))
     try:
+        apply_umask(tmp)
         flat = {f"{net}.{k}": v.detach().cpu().contiguous() for net, sd in weights.items() for k, v in sd.items()}
         save_file(flat, str(tmp / MODEL_FILE))
         tensors: Dict[str, torch.Tensor] = {}
@@ -125,13 +140,11 @@ def save_checkpoint(ckpt_root: Path, name: str, weights: Dict[str, Dict[str, tor
         save_file(tensors, str(tmp / STATE_TENSORS))
         (tmp / STATE_JSON).write_text(json.dumps({"meta": meta, "state": skeleton}))
         for f in tmp.iterdir():
+            apply_umask(f)  # safetensors creates its files 0600
             _fsync_file(f)
         _fsync_dir(tmp)
         final = ckpt_root / name
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _fsync_dir(ckpt_root)
+        _swap_in(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -141,6 +154,25 @@ def save_checkpoint(ckpt_root: Path, name: str, weights: Dict[str, Dict[str, tor
     if keep:
         _prune(ckpt_root, keep, protect=name)
     return final
+
+
+def _aside(final: Path) -> Path:
+    """Where `_swap_in` keeps the previous copy of `final` until the new one is in place."""
+    return final.with_name(f".old-{final.name}")
+
+
+def _swap_in(new: Path, final: Path) -> None:
+    """Rename `new` to `final`; an existing `final` is renamed aside first and deleted only afterwards.
+
+    A crash at any point leaves `final` or its aside copy complete (`resolve_checkpoint` reads either)."""
+    aside = _aside(final)
+    if final.exists():
+        if aside.exists():  # left by a crash after the last swap; `final` is whole
+            shutil.rmtree(aside)
+        os.replace(final, aside)
+    os.replace(new, final)
+    _fsync_dir(final.parent)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _prune(ckpt_root: Path, keep: int, protect: str) -> None:
@@ -162,19 +194,41 @@ class Checkpoint:
         return int(self.meta.get("step", 0))
 
 
+def _complete(ckpt: Path) -> Optional[Path]:
+    """`ckpt` if it holds a checkpoint, else the aside copy a crash during its replacement left, else None."""
+    for candidate in (ckpt, _aside(ckpt)):
+        if (candidate / STATE_JSON).is_file():
+            return candidate
+    return None
+
+
+def _latest_target(root: Path) -> Optional[Path]:
+    """The checkpoint `root/latest` names (None without a pointer); it must be a direct child of `root`."""
+    pointer = root / LATEST
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(errors="replace").strip()
+    if not name or (root / name).resolve().parent != root.resolve():
+        raise CheckpointError(f"'{pointer}' names {name!r}, which is not a checkpoint inside '{root}': "
+                              "write the name of one of its step-* folders into it, or delete it")
+    return root / name
+
+
 def resolve_checkpoint(path) -> Path:
     """A run dir, its checkpoints dir or one checkpoint dir -> the checkpoint dir to load."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"'{path}' does not exist: pass a run directory or a checkpoint directory")
+        recovered = _complete(path)  # a checkpoint whose replacement was cut short: its aside copy
+        if recovered is None:
+            raise CheckpointError(f"'{path}' does not exist: pass a run directory or a checkpoint directory")
+        return recovered
     if (path / STATE_JSON).is_file():
         return path
     for root in (path / "checkpoints", path):
-        pointer = root / LATEST
-        if pointer.is_file():
-            target = root / pointer.read_text().strip()
-            if (target / STATE_JSON).is_file():
-                return target
+        target = _latest_target(root)
+        found = _complete(target) if target is not None else None
+        if found is not None:
+            return found
         steps = sorted(p for p in root.glob("step-*") if (p / STATE_JSON).is_file())
         if steps:
             return steps[-1]

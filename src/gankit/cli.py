@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
@@ -13,6 +16,7 @@ from .errors import ConfigError, GankitError
 
 def _cmd_train(args) -> int:
     from .api import resume_config, train
+    from .checks import check_names
     from .config import dump_yaml, load_config
 
     if args.resume and (args.preset or args.config):
@@ -22,6 +26,7 @@ def _cmd_train(args) -> int:
     else:
         cfg = load_config(preset=args.preset, file=args.config, overrides=args.overrides)
     if args.dry_run:
+        check_names(cfg)
         print(dump_yaml(cfg), end="")
         return 0
     run_dir = train(cfg, resume=args.resume)
@@ -30,48 +35,90 @@ def _cmd_train(args) -> int:
     return 0
 
 
+GRID_MAX = 4096  # images in one grid PNG
+SCATTER_MAX = 1_000_000  # points in one scatter plot
+LIMITS = {"grid": (GRID_MAX, "one PNG per sample into a folder: --out DIR/"),
+          "scatter": (SCATTER_MAX, "the points to a file: --out FILE.npy or FILE.csv")}
+
+
+@contextmanager
+def writing(path, flag: str = "--out"):
+    """Turn an OSError while writing `path` (permission, not a folder, disk full) into a one-line ConfigError."""
+    try:
+        yield
+    except OSError as err:
+        raise ConfigError(f"cannot write {flag} '{path}': {err.strerror or err}; choose a writable place") from None
+
+
+def check_writable(path: Path, folder: bool = False, flag: str = "--out") -> None:
+    """Fail before any work when the file (or `folder`) `path` cannot be written."""
+    parent = path if folder else path.parent
+    blocker = next((p for p in (parent, *parent.parents) if p.exists()), parent)
+    if not blocker.is_dir():
+        raise ConfigError(f"cannot write {flag} '{path}': '{blocker}' is a file, not a folder; choose another place")
+    with writing(path, flag):
+        parent.mkdir(parents=True, exist_ok=True)
+        if not folder and path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        tempfile.TemporaryFile(dir=parent).close()
+
+
+def _sample_target(out: str, kind: str) -> str:
+    """What `--out` asks for: 'folder', 'grid', 'scatter', 'npy' or 'csv'."""
+    if kind == "points":
+        target = {".npy": "npy", ".csv": "csv", ".png": "scatter"}.get(Path(out).suffix)
+        if target is None:
+            raise ConfigError(f"--out for 2-D points must end in .npy, .csv or .png, got '{out}'")
+        return target
+    if out.endswith(("/", "\\")) or Path(out).is_dir():
+        return "folder"
+    if Path(out).suffix.lower() == ".png":
+        return "grid"
+    raise ConfigError(f"--out must be a .png file (a grid) or a folder ending in / (one PNG per sample), got '{out}'")
+
+
+def _check_count(target: str, n: int) -> None:
+    limit, instead = LIMITS.get(target, (None, ""))
+    if limit is not None and n > limit:
+        raise ConfigError(f"-n {n} is too many samples for one {target} PNG (at most {limit:,}); write {instead}")
+
+
 def _cmd_sample(args) -> int:
-    import numpy as np
+    import torch
 
-    from .checkpoint import atomic_write_bytes
+    from .api import select_device
     from .generator import load_generator
-    from .monitor.images import png_bytes, save_grid, save_scatter, to_uint8
 
-    gen = load_generator(args.checkpoint, device=args.device)
-    n, out = args.n, Path(args.out)
-    y = None
-    if args.klass is not None:
-        y = args.klass
-    elif args.class_grid:
+    gen = load_generator(args.checkpoint, device=select_device(args.device, "--device"))
+    target, n, per_row = _sample_target(args.out, gen.spec.kind), args.n, None
+    if args.class_grid:
         if not gen.num_classes:
             raise ConfigError("--class-grid needs a conditional model (model.conditional=true)")
         per_row = -(-n // gen.num_classes)
-        import torch
-        y = torch.arange(gen.num_classes).repeat_interleave(per_row)
-        n = len(y)
-    x = gen.sample(n, y=y, seed=args.seed).cpu()
-    if gen.spec.kind == "points":
-        if out.suffix == ".npy":
-            buf = __import__("io").BytesIO()
-            np.save(buf, x.numpy())
-            atomic_write_bytes(out, buf.getvalue())
-        elif out.suffix == ".csv":
-            atomic_write_bytes(out, ("x,y\n" + "\n".join(f"{a:.6f},{b:.6f}" for a, b in x.tolist()) + "\n").encode())
-        elif out.suffix == ".png":
-            save_scatter(x, out, means=gen.spec.info.get("means"))
-        else:
-            raise ConfigError(f"--out for 2-D points must end in .npy, .csv or .png, got '{out}'")
-    elif args.out.endswith(("/", "\\")) or out.is_dir():
-        out.mkdir(parents=True, exist_ok=True)
-        for i, img in enumerate(to_uint8(x)):
-            atomic_write_bytes(out / f"{i:06d}.png", png_bytes(img))
-    elif out.suffix.lower() == ".png":
-        nrow = (-(-n // gen.num_classes)) if args.class_grid else None
-        save_grid(x, out, nrow=nrow)
-    else:
-        raise ConfigError(f"--out must be a .png file (a grid) or a folder ending in / (one PNG per sample), got '{out}'")
+        n = per_row * gen.num_classes
+    _check_count(target, n)
+    y = args.klass if per_row is None else torch.arange(gen.num_classes).repeat_interleave(per_row)
+    out = Path(args.out)
+    check_writable(out, folder=target == "folder")
+    with writing(out):
+        _write_samples(target, gen.batches(n, y=y, seed=args.seed), out, n, per_row, gen.spec)
     print(f"wrote {n} samples to {out}")
     return 0
+
+
+def _write_samples(target: str, batches, out: Path, n: int, nrow: Optional[int], spec) -> None:
+    import torch
+
+    from .monitor.images import save_folder, save_grid, save_points, save_scatter
+
+    if target == "folder":
+        save_folder(batches, out)
+    elif target == "grid":
+        save_grid(torch.cat(list(batches)), out, nrow=nrow)
+    elif target == "scatter":
+        save_scatter(torch.cat(list(batches)), out, means=spec.info.get("means"))
+    else:
+        save_points(batches, out, n)
 
 
 def _cmd_presets(args) -> int:
@@ -85,17 +132,15 @@ def _cmd_presets(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from .checkpoint import load_checkpoint
+    from .generator import read_checkpoint
     from .monitor.plots import read_metrics
 
     run = Path(args.run_dir)
-    ck = load_checkpoint(run, map_location="cpu")
-    cfg = ck.meta["config"]
+    ck, cfg, data = read_checkpoint(run)
     print(f"run:        {run}")
     print(f"checkpoint: {ck.path} (step {ck.step} of {ck.meta.get('total_steps')})")
-    print(f"preset:     {cfg.get('preset')}  method: {ck.meta.get('method')}  arch: {cfg['model']['arch']}  loss: {cfg['loss']['name']}")
-    data = ck.meta["data"]
-    print(f"data:       {data['name']} {data['kind']} shape {data['shape']} classes {data['num_classes']}")
+    print(f"preset:     {cfg.preset}  method: {ck.meta.get('method')}  arch: {cfg.model.arch}  loss: {cfg.loss.name}")
+    print(f"data:       {data.name} {data.kind} shape {list(data.shape)} classes {data.num_classes}")
     params = {k: sum(v.numel() for v in sd.values()) for k, sd in ck.weights.items()}
     print("parameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items()))
     records = read_metrics(run / "metrics.jsonl") if run.is_dir() else []
@@ -124,9 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-n", type=int, default=64, help="number of samples")
     s.add_argument("--out", required=True, help="grid .png, a folder/ for one PNG each, or .npy/.csv for points")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--class", dest="klass", type=int, help="class to generate (conditional models)")
-    s.add_argument("--class-grid", action="store_true", help="one row per class (conditional models)")
-    s.add_argument("--device", default="cpu")
+    classes = s.add_mutually_exclusive_group()
+    classes.add_argument("--class", dest="klass", type=int, help="class to generate (conditional models)")
+    classes.add_argument("--class-grid", action="store_true", help="one row per class (conditional models)")
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     s.set_defaults(func=_cmd_sample)
 
     sub.add_parser("presets", help="list the named presets").set_defaults(func=_cmd_presets)
@@ -147,6 +193,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         print(f"gankit: {'' if isinstance(err, TrainingInterrupted) else 'error: '}{err}", file=sys.stderr)
         return 130 if isinstance(err, TrainingInterrupted) else 2
+    except OSError as err:  # a file gankit reads or writes (permission, not a folder, disk full)
+        where = f": '{err.filename}'" if err.filename else ""
+        print(f"gankit: error: {err.strerror or err}{where}; check the path, its permissions and the free space",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130

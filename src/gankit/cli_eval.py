@@ -22,6 +22,7 @@ def _log(message: str) -> None:
 def _cmd_eval(args) -> int:
     from .api import select_device
     from .checkpoint import atomic_write_text
+    from .cli import check_writable, writing
     from .metrics.evaluate import ALIASES, SPECS, evaluate
 
     if args.list:
@@ -35,7 +36,9 @@ def _cmd_eval(args) -> int:
         raise ConfigError("--real and --fake go together: pass both image folders")
     if all(folders) == bool(args.source):
         raise ConfigError("pass either a RUN_DIR|CHECKPOINT or --real DIR --fake DIR (not both)")
-    device = select_device(args.device)
+    device = select_device(args.device, "--device")
+    if args.out:
+        check_writable(Path(args.out))
     results = evaluate(folders if args.real else args.source, args.metrics, args.n,
                        inception_weights=args.inception_weights, classifier=args.classifier,
                        data_dir=args.data_dir, split=args.split, seed=args.seed, device=device,
@@ -44,8 +47,9 @@ def _cmd_eval(args) -> int:
         print(json.dumps(r.as_dict()) if args.json else r.line(), flush=True)
     if args.out:
         out = Path(args.out)
-        old = out.read_text() if out.is_file() else ""
-        atomic_write_text(out, old + "".join(json.dumps(r.as_dict()) + "\n" for r in results))
+        with writing(out):
+            old = out.read_text() if out.is_file() else ""
+            atomic_write_text(out, old + "".join(json.dumps(r.as_dict()) + "\n" for r in results))
     return 0
 
 
@@ -55,7 +59,7 @@ def _cmd_classifier_train(args) -> int:
 
     path, info = train_classifier(args.data, args.data_dir, epochs=args.epochs, out=args.out,
                                   batch_size=args.batch_size, width=args.width, seed=args.seed,
-                                  device=select_device(args.device))
+                                  device=select_device(args.device, "--device"))
     print(f"saved {path} ({info['data']}, test accuracy {100 * info['test_accuracy']:.2f}% "
           f"on {info['n_test']} {info['test_split']} images, {info['train_seconds']} s)")
     return 0

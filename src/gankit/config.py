@@ -41,7 +41,7 @@ class DataConfig:
 
 @dataclass
 class GeneratorConfig:
-    hidden: List[int] = _opt([256, 512, 1024], help="MLP hidden widths")
+    hidden: List[int] = _opt([256, 512, 1024], min=1, help="MLP hidden widths")
     width: int = _opt(64, min=1, help="DCGAN base width (ngf)")
     norm: str = _opt("bn", choices=["bn", "none"])
     out_activation: str = _opt("auto", choices=["auto", "tanh", "none"])
@@ -51,7 +51,7 @@ class GeneratorConfig:
 
 @dataclass
 class DiscriminatorConfig:
-    hidden: List[int] = _opt([1024, 512, 256], help="MLP hidden widths")
+    hidden: List[int] = _opt([1024, 512, 256], min=1, help="MLP hidden widths")
     width: int = _opt(64, min=1, help="DCGAN base width (ndf)")
     norm: str = _opt("none", choices=["none", "bn", "layer"])
     spectral_norm: bool = _opt(False)
@@ -106,7 +106,10 @@ class GanConfig:
     d_dropouts: List[float] = _opt([], help="per-discriminator dropout")
     pack: int = _opt(1, min=1, help="PacGAN: samples judged together by D")
     ema: float = _opt(0.0, min=0.0, max=1.0, help="EMA decay of G weights (0: off)")
-    ema_start: int = _opt(0, min=0)
+    ema_start: int = _opt(0, min=0, help="G steps before the EMA starts averaging (a copy until then)")
+    ema_warmup: bool = _opt(True, help="EMA decay ramps up as min(gan.ema, (1 + t) / (10 + t))")
+    ema_bn_batches: int = _opt(16, min=1, help="batches of noise that give the EMA generator its own BatchNorm "
+                                               "statistics before it samples or is saved (standing statistics)")
     augment: str = _opt("", help="DiffAugment policy, e.g. color,translation,cutout")
     instance_noise: float = _opt(0.0, min=0.0, help="instance-noise std, annealed to 0")
 
@@ -316,6 +319,9 @@ def _validate_rules(cfg: Config) -> None:
             raise ConfigError(f"optim.{key} must be two numbers in [0, 1), got {betas}")
     if cfg.train.batch_size % cfg.gan.pack:
         raise ConfigError(f"train.batch_size ({cfg.train.batch_size}) must be a multiple of gan.pack ({cfg.gan.pack})")
+    if cfg.model.conditional and cfg.gan.pack > 1:
+        raise ConfigError(f"model.conditional=true with gan.pack={cfg.gan.pack}: D would judge a pack whose members "
+                          "have different classes by one label; use gan.pack=1 for conditional models")
     for key in ("d_width_factors", "d_dropouts"):
         values = getattr(cfg.gan, key)
         if values and len(values) != cfg.gan.num_discriminators:
@@ -384,6 +390,22 @@ def config_from_dict(doc: dict) -> Config:
     apply_mapping(cfg, doc)
     validate(cfg)
     return cfg
+
+
+def _flat(doc: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def config_changes(old: dict, new: dict) -> List[str]:
+    """`key: old -> new` for every leaf that differs between two config dicts."""
+    a, b = _flat(old), _flat(new)
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
 def dump_yaml(cfg: Config) -> str:

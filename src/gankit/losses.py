@@ -110,8 +110,18 @@ def g_loss(name: str, fake_logits: Tensor) -> Tensor:
     return _G[check_loss(name)](fake_logits)
 
 
-def _per_sample_sq_norm(grad: Tensor) -> Tensor:
-    return grad.flatten(1).square().sum(dim=1)
+def _sq_norm(grad: Tensor, pack: int = 1) -> Tensor:
+    """Squared L2 norm of each D input: one sample, or a pack of `pack` consecutive samples."""
+    return grad.flatten(1).square().sum(dim=1).view(-1, pack).sum(dim=1)
+
+
+def _input_grad(out: Tensor, x: Tensor, scale: Tensor | float | None) -> Tensor:
+    """d(sum out)/dx with the graph kept; under fp16 the sum is multiplied by the loss `scale` first
+    (so small gradients do not underflow in half precision) and the gradient divided by it after."""
+    if scale is None:
+        return torch.autograd.grad(out.sum(), x, create_graph=True)[0]
+    (grad,) = torch.autograd.grad(out.sum() * scale, x, create_graph=True)
+    return grad / scale
 
 
 def gradient_penalty(
@@ -121,29 +131,35 @@ def gradient_penalty(
     *,
     y: Tensor | None = None,
     target: float = 1.0,
+    pack: int = 1,
+    scale: Tensor | float | None = None,
 ) -> Tensor:
     """WGAN-GP penalty ``mean((||grad_x critic(x_hat)|| - target)^2)`` on random interpolates.
 
-    One alpha ~ U[0, 1] per sample; the norm is per sample over all non-batch dims.
+    One alpha ~ U[0, 1] per critic input; the norm is per critic input over all its values. With
+    PacGAN packing (`pack` = m > 1) a critic input is a pack of m consecutive samples: the pack is
+    interpolated with one alpha and the norm is taken over the whole pack (the packed critic is what
+    is kept 1-Lipschitz). `scale` is the fp16 loss scale (see `_input_grad`).
     Returned without the lambda weight (the caller multiplies).
     """
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    alpha = torch.rand(shape, device=real.device, dtype=real.dtype)
+    n = real.shape[0]
+    alpha = torch.rand((n // pack,) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    if pack > 1:
+        alpha = alpha.repeat_interleave(pack, dim=0)
     x_hat = torch.lerp(fake.detach(), real.detach(), alpha).requires_grad_(True)
     out = critic(x_hat) if y is None else critic(x_hat, y)
-    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    norm = (_per_sample_sq_norm(grad) + _EPS).sqrt()
+    norm = (_sq_norm(_input_grad(out, x_hat, scale), pack) + _EPS).sqrt()
     return (norm - target).square().mean()
 
 
-def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
-    """R1 penalty ``mean_i ||grad_x D(x_i)||^2`` on real data.
+def r1_penalty(real_logits: Tensor, real: Tensor, *, pack: int = 1, scale: Tensor | float | None = None) -> Tensor:
+    """R1 penalty ``mean ||grad_x D(x)||^2`` over D's inputs on real data (a sample, or with
+    packing a pack of `pack` samples: the squared norm of the pack's gradient).
 
     ``real`` must have ``requires_grad`` set before ``real_logits`` was computed.
     Returned WITHOUT the gamma/2 factor: the caller multiplies by ``gamma / 2``.
     """
-    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
-    return _per_sample_sq_norm(grad).mean()
+    return _sq_norm(_input_grad(real_logits, real, scale), pack).mean()
 
 
 @torch.no_grad()

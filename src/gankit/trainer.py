@@ -15,20 +15,22 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import torch
+import yaml
 
 from . import checkpoint as ckpt_io
-from .config import Config, dump_yaml
+from .config import Config, config_changes, dump_yaml
 from .data.sampler import BatchSampler, ShardedSampler
 from .distributed import DistInfo, any_rank
-from .errors import CheckpointError, TrainingDiverged
+from .errors import CheckpointError, ConfigError, TrainingDiverged
 from .methods import BatchSource, DataSpec, Method
-from .methods.optim import match_state_layout
+from .methods.optim import load_keeping_hyperparameters, match_state_layout
 from .monitor.diagnostics import Diagnostics
 from .monitor.images import save_grid, save_scatter
-from .monitor.plots import plot_curves
+from .monitor.plots import plot_curves, roll_back_log
 from .monitor.progress import Progress
 from .rng import capture_rng, restore_rng
 
+LOG_FILES = ("metrics.jsonl", "alarms.jsonl")  # JSON lines with a "step", rolled back on resume
 PREVIEW_N = 64
 PREVIEW_SEED = 1234
 EVAL_SEED = 4321
@@ -71,12 +73,16 @@ class Trainer:
     def ckpt_root(self) -> Path:
         return self.run_dir / "checkpoints"
 
-    def _prepare_dir(self) -> None:
+    def _prepare_dir(self, resumed: bool) -> None:
+        """Create the run's folders, roll its logs back to the resumed step, record the config."""
         if not self.main:
             return
         for sub in ("samples", "plots", "checkpoints"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
-        ckpt_io.atomic_write_text(self.run_dir / "config.yaml", dump_yaml(self.cfg))
+        if resumed:  # a crash after the last checkpoint left records of steps that are trained again
+            for name in LOG_FILES:
+                roll_back_log(self.run_dir / name, self.step)
+        self._record_config()
         if self.cfg.train.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -84,13 +90,26 @@ class Trainer:
             except ImportError:  # tensorboard not installed: jsonl and plots still work
                 self.tb = None
 
+    def _record_config(self) -> None:
+        """config.yaml is the config in force; configs/step-N.yaml keeps each one the run trained with
+        from step N on (the first line lists what a resume changed)."""
+        current, text = self.run_dir / "config.yaml", dump_yaml(self.cfg)
+        header = ""
+        if current.is_file():
+            changes = config_changes(yaml.safe_load(current.read_text()) or {}, self.cfg.to_dict())
+            header = f"# resumed at step {self.step}; changed: {'; '.join(changes) or 'nothing'}\n"
+        ckpt_io.atomic_write_text(self.run_dir / "configs" / f"step-{self.step:08d}.yaml", header + text)
+        ckpt_io.atomic_write_text(current, text)
+
     # ------------------------------------------------------------------ state
 
-    def state(self) -> dict:
+    def state(self, rng: dict) -> dict:
+        """The trainer state of a checkpoint; `rng` from `capture_rng` (see `save`)."""
         return {
             "step": self.step,
             "optimizers": {k: o.state_dict() for k, o in self.method.optimizers.items()},
-            "rng": capture_rng(),
+            "optimizer_types": {k: type(o).__name__ for k, o in self.method.optimizers.items()},
+            "rng": rng,
             "sampler": self.sampler.state_dict(),
             "preview": self.preview_in,
             "method": self.method.extra_state(),
@@ -101,34 +120,46 @@ class Trainer:
                 "data": self.spec.to_dict(), "method": self.cfg.method, "torch": torch.__version__,
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
-    def save(self, name: Optional[str] = None) -> Path:
-        """A periodic checkpoint (`step-N`, becomes `latest`), or a named one such as `best` (rank 0 only)."""
+    def save(self, name: Optional[str] = None, alone: bool = False) -> Path:
+        """A periodic checkpoint (`step-N`, becomes `latest`), or a named one such as `best` (rank 0 writes).
+
+        Every rank reaches the periodic saves and takes part in gathering the RNG states; `best` and
+        `alone=True` (the alarm stop) come from rank 0 alone and record its RNG state only."""
+        everyone = name is None and not alone
+        rng = capture_rng(self.dist if everyone else DistInfo(), self.method.device)
         if not self.main:
             return self.ckpt_root / (name or f"step-{self.step:08d}")
         weights = {k: n.state_dict() for k, n in self.method.networks.items()}
         weights.update(self.method.extra_weights())
-        path = ckpt_io.save_checkpoint(self.ckpt_root, name or f"step-{self.step:08d}", weights, self.state(),
+        path = ckpt_io.save_checkpoint(self.ckpt_root, name or f"step-{self.step:08d}", weights, self.state(rng),
                                        self.meta(), keep=self.cfg.train.keep_checkpoints, latest=name is None)
         if name is None:
             self.last_good = path
         return path
 
     def load(self, path) -> None:
+        """Restore a checkpoint; the optimizers keep the current config's hyperparameters."""
         ck = ckpt_io.load_checkpoint(path, map_location=str(self.method.device))
         try:
             for name, net in self.method.networks.items():
                 net.load_state_dict(ck.weights[name])
             self.method.load_extra_weights(ck.weights)
+            saved_types = ck.state.get("optimizer_types", {})  # absent in older checkpoints
             for name, opt in self.method.optimizers.items():
-                opt.load_state_dict(ck.state["optimizers"][name])
+                if saved_types.get(name, type(opt).__name__) != type(opt).__name__:
+                    raise CheckpointError(f"optimizer {name} was saved as {saved_types[name]} but this config builds "
+                                          f"{type(opt).__name__} (optim.name={self.cfg.optim.name}); resume with the "
+                                          "optimizer the run was trained with")
+                load_keeping_hyperparameters(opt, ck.state["optimizers"][name])
                 match_state_layout(opt)
-        except (KeyError, RuntimeError) as err:
-            msg = str(err).splitlines()[0]
-            raise CheckpointError(f"checkpoint '{ck.path}' does not fit this config ({msg}); resume with the run's own config.yaml") from None
-        self.method.load_extra_state(ck.state.get("method"))
-        self.sampler.load_state_dict(ck.state["sampler"])
-        restore_rng(ck.state["rng"])
-        self.preview_in = ck.state["preview"]
+            self.method.load_extra_state(ck.state.get("method"))
+            self.sampler.load_state_dict(ck.state["sampler"])
+            restore_rng(ck.state["rng"], self.dist, self.method.device)
+            self.preview_in = ck.state["preview"]
+        except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as err:
+            msg = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise CheckpointError(f"checkpoint '{ck.path}' does not fit this config ({type(err).__name__}: {msg}); "
+                                  "resume with the run's own config.yaml") from None
         self.step = ck.step
         self.last_good = ck.path
 
@@ -138,17 +169,19 @@ class Trainer:
         """Gather pending scalars (one host sync), check them, log the mean of the window."""
         if not self.pending:
             return None
-        keys = sorted(set().union(*self.pending))
-        stacked = {k: torch.stack([p[k].float() for p in self.pending if k in p]).cpu() for k in keys}
-        first_step = self.step - len(self.pending) + 1
-        self.pending = []
-        for key, values in stacked.items():
-            bad = (~torch.isfinite(values)).nonzero()
-            if len(bad):
-                where = first_step + int(bad[0])
-                kept = f"the last good checkpoint is {self.last_good}" if self.last_good else "no checkpoint was written yet"
-                raise TrainingDiverged(f"training diverged at step {where}: {key} = {float(values[bad[0]])}; {kept}; "
-                                       "try a lower learning rate, loss.gp=10 or model.d.spectral_norm=true")
+        pending, self.pending = self.pending, []
+        first_step = self.step - len(pending) + 1
+        keys = sorted(set().union(*pending), key=lambda k: (not k.startswith("loss_"), k))  # losses named first
+        rows = {k: [i for i, p in enumerate(pending) if k in p] for k in keys}  # the steps that logged k
+        stacked = {k: torch.stack([pending[i][k].float() for i in rows[k]]).cpu() for k in keys}
+        bad = min(((rows[k][int(j)], order, k) for order, k in enumerate(keys)
+                   for j in (~torch.isfinite(stacked[k])).nonzero()[:1, 0]), default=None)
+        if bad is not None:
+            i, _, key = bad
+            value = float(stacked[key][rows[key].index(i)])
+            kept = f"the last good checkpoint is {self.last_good}" if self.last_good else "no checkpoint was written yet"
+            raise TrainingDiverged(f"training diverged at step {first_step + i}: {key} = {value}; {kept}; "
+                                   "try a lower learning rate, loss.gp=10 or model.d.spectral_norm=true")
         record = {"step": self.step, **{k: float(v.mean()) for k, v in stacked.items()}}
         if not self.main:
             return record
@@ -207,7 +240,10 @@ class Trainer:
     def fit(self, resume_from=None) -> Path:
         if resume_from is not None:
             self.load(resume_from)
-        self._prepare_dir()
+            if self.step >= self.total:
+                raise ConfigError(f"the run in '{self.run_dir}' already finished ({self.step} of {self.total} steps); "
+                                  f"to train on, resume with a larger budget, e.g. train.steps={2 * self.step}")
+        self._prepare_dir(resumed=resume_from is not None)
         t = self.cfg.train
         progress = Progress(self.total, start=self.step, mode=t.progress if self.main else "none")
         self.method.train(True)
@@ -245,7 +281,7 @@ class Trainer:
                     raise TrainingInterrupted(f"interrupted at step {self.step}; checkpoint {path}; "
                                               f"continue with: gankit train --resume {self.run_dir}")
             except AlarmStop as alarm:
-                path = self.save()
+                path = self.save(alone=True)
                 raise TrainingInterrupted(f"stopped on alarm (monitor.stop_on_alarm): {alarm}; checkpoint {path}") from None
             finally:
                 progress.close()

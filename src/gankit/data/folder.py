@@ -46,6 +46,11 @@ def scan(root: Path) -> tuple[list[Path], list[str]]:
     return [root.joinpath(*parts) for parts in rel], groups if labelled else []
 
 
+def unreadable_image(path: Path, err: BaseException, todo: str) -> DataError:
+    """The one-line error for an image file PIL cannot read: the file, PIL's reason, what to do."""
+    return DataError(f"cannot read image '{path}' ({type(err).__name__}: {' '.join(str(err).split())}): {todo}")
+
+
 def load_image(path: Path, size: int) -> torch.Tensor:
     """One image as a (1, C, size, size) tensor in [-1, 1], C = 1 for gray modes else 3."""
     from PIL import Image, ImageOps
@@ -73,8 +78,8 @@ def folder(*, dir: str | None = None, size: int | None = None, channels: int | N
             images.append(load_image(path, size))
         except Exception as e:  # PIL raises many types for bad files
             if on_corrupt != "skip":
-                raise DataError(f"cannot read image '{path}' ({type(e).__name__}: {' '.join(str(e).split())}): "
-                                "remove or replace it, or pass data.on_corrupt=skip to skip such files") from e
+                raise unreadable_image(path, e, "remove or replace it, or pass data.on_corrupt=skip to skip such "
+                                       "files") from e
             skipped.append(path)
         else:
             kept.append(path)

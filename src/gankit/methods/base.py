@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..config import Config
-from ..distributed import DistInfo
+from ..distributed import DistInfo, ddp_wrap
 from ..nn.sync_bn import convert_sync_batchnorm
 from ..nn.layers import to_channels_last
 from .optim import lr_factor, scale_lr
@@ -104,8 +104,9 @@ class Method:
         """`torch.compile` the named networks (default: all) in place when `train.compile` is on.
 
         Compiling in place keeps state_dict keys unchanged (checkpoints are the same with or
-        without compile). Where compile is unavailable or fails (when called, or when a network
-        is first run), a warning is given once and the network runs eagerly.
+        without compile). Where compile is unavailable or fails to compile (when called, or when a
+        network is run), a warning is given once and the network runs eagerly; errors raised while
+        compiled code runs (out of memory, ...) are not caught (`compile_module`).
         """
         if not self.cfg.train.compile:
             return
@@ -118,8 +119,10 @@ class Method:
         self.compiled = [k for k in self.compiled if self.networks.get(k) is not net]
         if not self._compile_warned:
             self._compile_warned = True
-            msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            warnings.warn(f"train.compile=true but torch.compile failed ({type(err).__name__}: {msg[:200]}); "
+            cause = getattr(err, "inner_exception", None) or err  # what a backend raised, not dynamo's wrapper
+            text = str(cause).strip()
+            msg = text.splitlines()[0] if text else ""
+            warnings.warn(f"train.compile=true but torch.compile failed ({type(cause).__name__}: {msg[:200]}); "
                           "running eagerly", RuntimeWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ mixed precision
@@ -139,6 +142,17 @@ class Method:
         """`loss.backward()`, through the group's gradient scaler when there is one."""
         scaler = self.scalers.get(group)
         (scaler.scale(loss) if scaler is not None else loss).backward()
+
+    def loss_scale(self, group: str) -> Optional[torch.Tensor]:
+        """The group's current fp16 loss scale as a device tensor (no host sync), or None without one.
+
+        Gradient penalties multiply by it before `autograd.grad` and divide after (PyTorch's AMP recipe)."""
+        scaler = self.scalers.get(group)
+        if scaler is None or not scaler.is_enabled():
+            return None
+        if scaler._get_scale_async() is None:  # created lazily by the first scale(): do it now
+            scaler._lazy_init_scale_growth_tracker(self.device)
+        return scaler._get_scale_async()
 
     def unscale_(self, group: str, optimizers: Iterable[torch.optim.Optimizer]) -> None:
         """Divide the group's gradients by the loss scale (before reading or clipping them)."""
@@ -172,16 +186,14 @@ class Method:
         """Wrap every network in DistributedDataParallel (optionally with synchronised BatchNorm).
 
         `self.networks` keep the plain modules (checkpoints and sampling use them); `self.ddp` holds
-        the wrappers for the forward passes whose gradients must be averaged across ranks.
+        the wrappers for the forward passes whose gradients must be averaged across ranks. Buffers
+        are not broadcast in forward; `gankit.distributed` gives the BatchNorm policy.
         """
-        from torch.nn.parallel import DistributedDataParallel
-
         self.dist = info
-        ids = [self.device.index] if self.device.type == "cuda" else None
         for name, net in self.networks.items():
             if self.cfg.train.sync_bn:  # in place: the optimizers' Parameters stay the same objects
                 convert_sync_batchnorm(net)
-            self.ddp[name] = DistributedDataParallel(net, device_ids=ids)
+            self.ddp[name] = ddp_wrap(net, self.device)
 
     def trained(self, name: str) -> nn.Module:
         """The module to call in a training forward pass: its DDP wrapper when distributed."""
@@ -269,21 +281,26 @@ def check_amp(amp: str, device: torch.device) -> Optional[torch.dtype]:
 def compile_module(net: nn.Module, on_failure, **options) -> bool:
     """Compile `net` in place (its `__call__`; parameters and state_dict are untouched).
 
-    Returns False (after `on_failure(net, err)`) where `torch.compile` raises at once. Otherwise
-    the first call that fails to compile also calls `on_failure` and re-runs that call eagerly:
-    a compile error happens before the compiled code runs, so no state was changed; a genuine
-    error in the network is raised again by the eager call.
+    Returns False (after `on_failure(net, err)`) where `torch.compile` raises at once. Otherwise a
+    call that fails to compile calls `on_failure` and is re-run eagerly. Compile errors are dynamo's
+    (`TorchDynamoException`: BackendCompilerFailed with inductor's InductorError, Unsupported,
+    InternalTorchDynamoError, TorchRuntimeError from tracing on fake tensors). With `fullgraph=True`
+    a call is one graph, compiled before any of it runs, so no state (BatchNorm statistics,
+    spectral-norm vectors, RNG) has changed when it fails, and an error of the network's own is
+    raised again by the eager call. Errors raised while the compiled code runs (out of memory, a
+    kernel failing) propagate as they are: re-running would apply the step's side effects twice.
     """
     try:
-        compiled = torch.compile(net._call_impl, **options)
+        compiled = torch.compile(net._call_impl, fullgraph=True, **options)
     except Exception as err:  # torch.compile unavailable here (platform, Python version, ...)
         on_failure(net, err)
         return False
+    from torch._dynamo.exc import TorchDynamoException
 
     def call(*args, **kwargs):
         try:
             return compiled(*args, **kwargs)
-        except Exception as err:  # noqa: BLE001 - the eager re-run below raises genuine errors again
+        except TorchDynamoException as err:
             on_failure(net, err)
             return net._call_impl(*args, **kwargs)
 

@@ -6,6 +6,7 @@ smoothing, instance noise, DiffAugment, packing (PacGAN), several discriminators
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict
 from typing import Dict, List, Optional
 
@@ -45,12 +46,14 @@ class GAN(Method):
         self.optimizers = {"G": make_optimizer(self.G.parameters(), o.name, o.g_lr, o.g_betas, device)}
         for name, d in zip(self.d_names, self.Ds):
             self.optimizers[name] = make_optimizer(d.parameters(), o.name, o.d_lr, o.d_betas, device)
-        self.ema = EMA(self.G, decay=g.ema, start_step=g.ema_start) if g.ema > 0 else None
+        self.ema = EMA(self.G, decay=g.ema, start_step=g.ema_start, warmup=g.ema_warmup, inputs=self._ema_inputs,
+                       bn_batches=g.ema_bn_batches, seed=cfg.seed) if g.ema > 0 else None
         self.add_scaler("D")
         self.add_scaler("G")
         self.policy = parse_policy(g.augment)
         if self.policy and spec.kind != "image":
             raise ConfigError("gan.augment (DiffAugment) needs image data; clear it for 2-D points")
+        warn_batch_coupled_gp(cfg)
         self.d_steps = cfg.train.d_steps
         self.batches_per_step = self.d_steps
         self.noise_std = 0.0
@@ -72,6 +75,13 @@ class GAN(Method):
     def noise(self, n: int) -> torch.Tensor:
         return self.global_randn(n, self.z_dim)
 
+    def _ema_inputs(self, gen: torch.Generator) -> tuple:
+        """One training-sized batch of G's inputs drawn from `gen` (for the EMA's BatchNorm statistics)."""
+        n = self.cfg.train.batch_size
+        z = torch.randn(n, self.z_dim, generator=gen).to(self.device)
+        y = torch.randint(self.num_classes, (n,), generator=gen).to(self.device) if self.num_classes else None
+        return z, y
+
     def fake_labels(self, n: int) -> Optional[torch.Tensor]:
         return self.global_randint(self.num_classes, n) if self.num_classes else None
 
@@ -82,9 +92,8 @@ class GAN(Method):
         if self.noise_std > 0:
             x = x + self.noise_std * torch.randn_like(x)
         m = self.cfg.gan.pack
-        if m > 1:
+        if m > 1:  # unconditional only (config refuses packs with labels)
             x = pack_samples(x, m)
-            y = y[::m] if y is not None else None
         return d(x, y).float()
 
     def _score(self, logits: torch.Tensor) -> torch.Tensor:
@@ -154,11 +163,12 @@ class GAN(Method):
             fake_logits = self.judge(d, fake, y_fake)
             loss = losses.d_loss(self.loss_name, real_logits, fake_logits, real_label=c.real_label)
             if c.gp > 0:
-                gp = losses.gradient_penalty(lambda x, y=None, d=d: self.judge(d, x, y), real, fake, y=y_real)
+                gp = losses.gradient_penalty(lambda x, y=None, d=d: self.judge(d, x, y), real, fake, y=y_real,
+                                             pack=self.cfg.gan.pack, scale=self.loss_scale("D"))
                 loss = loss + c.gp * gp
                 extras["gp"] = gp.detach()
             if r1_weight > 0:
-                r1 = losses.r1_penalty(real_logits, real)
+                r1 = losses.r1_penalty(real_logits, real, pack=self.cfg.gan.pack, scale=self.loss_scale("D"))
                 loss = loss + 0.5 * r1_weight * r1
                 extras["r1"] = r1.detach()
             total = total + loss
@@ -181,7 +191,7 @@ class GAN(Method):
     # ------------------------------------------------------------------ sampling, state
 
     def sampling_generator(self) -> nn.Module:
-        return self.ema.shadow if self.ema is not None else self.G
+        return self.ema.ready() if self.ema is not None else self.G
 
     def preview_inputs(self, n: int, seed: int) -> Dict[str, torch.Tensor]:
         gen = torch.Generator().manual_seed(seed)
@@ -207,6 +217,18 @@ class GAN(Method):
     def load_extra_weights(self, weights) -> None:
         if self.ema is not None and "G_ema" in weights:
             self.ema.load_state_dict(weights["G_ema"])
+
+
+def warn_batch_coupled_gp(cfg) -> None:
+    """WGAN-GP penalises each input's own gradient; a D whose output for one input depends on the rest of
+    the batch (BatchNorm, minibatch discrimination, minibatch stddev) makes that penalty ill-defined."""
+    d = cfg.model.d
+    coupled = [name for name, on in (("model.d.norm=bn", d.norm == "bn"), ("model.d.minibatch_disc", d.minibatch_disc > 0),
+                                     ("model.d.mbstd", d.mbstd)) if on]
+    if cfg.loss.gp > 0 and coupled:
+        warnings.warn(f"loss.gp with {' and '.join(coupled)}: D's output for one sample depends on the others in its "
+                      "batch, so the per-sample gradient penalty does not constrain D as WGAN-GP intends; the paper "
+                      "uses model.d.norm=layer (or none) in the critic", RuntimeWarning, stacklevel=2)
 
 
 def combine_losses(per_d: torch.Tensor, how: str, temperature: float = 1.0) -> torch.Tensor:

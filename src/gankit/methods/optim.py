@@ -37,6 +37,16 @@ def scale_lr(opt: torch.optim.Optimizer, factor: float) -> None:
         group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
 
+def load_keeping_hyperparameters(opt: torch.optim.Optimizer, state: dict) -> None:
+    """Load an optimizer's saved state (moments, step counts) but keep the hyperparameters it was built
+    with from the current config (lr, betas, ...): a resume with `optim.g_lr=...` trains at that lr."""
+    built = [{k: v for k, v in g.items() if k not in ("params", "initial_lr")} for g in opt.param_groups]
+    opt.load_state_dict(state)
+    for group, hyper in zip(opt.param_groups, built):
+        group.update(hyper)
+        group.pop("initial_lr", None)  # the schedule's base lr is the config's again (see scale_lr)
+
+
 def grad_norm(params: List[nn.Parameter]) -> torch.Tensor:
     """Total L2 norm of the gradients, as a device tensor (no host sync)."""
     grads = [p.grad for p in params if p.grad is not None]

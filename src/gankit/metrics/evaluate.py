@@ -1,8 +1,10 @@
 """`evaluate`: the one entry point that scores a run, a checkpoint or two image folders.
 
 Every result carries its protocol (n_real, n_fake, split, resize, feature network, weights
-sha256, samples seed) and prints it on its `line()`. Real-image features are cached per data set,
-split, image shape, count, seed and network (+ weights sha256) under `$GANKIT_CACHE/stats/`.
+sha256, samples seed) and prints it on its `line()`. Real-image features are cached under
+`$GANKIT_CACHE/stats/`, keyed on everything that changes them: data set, data dir, split, image shape,
+count, subset seed, the files read (names, sizes, mtimes), `PREPROCESS_VERSION`, and the network
+(features, resize, weights sha256).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import copy
 import difflib
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +31,7 @@ from gankit.metrics.stacked import PROTOCOL_SAMPLES, channel_digits, stacked_mod
 IMAGE_N = 10_000  # Lucic et al.: 10k real (test split) vs 10k generated
 KID_SUBSET = 1000
 NA = "n/a"
+PREPROCESS_VERSION = 1  # bump when the reading, resizing or uint8 conversion of real images changes
 
 
 @dataclass
@@ -35,7 +39,7 @@ class MetricResult:
     """One metric's values (empty when unavailable, with the reason) and the protocol that produced them."""
 
     name: str
-    values: Dict[str, float]
+    values: Dict[str, Optional[float]]  # None: not defined for this protocol (shown as n/a)
     protocol: Dict[str, Any]
     unavailable: Optional[str] = None
 
@@ -51,9 +55,10 @@ class MetricResult:
         return {"metric": self.name, "values": self.values, "unavailable": self.unavailable, **self.protocol}
 
 
-def _format_values(values: Dict[str, float]) -> str:
+def _format_values(values: Dict[str, Optional[float]]) -> str:
     if set(values) == {"mean", "std"}:
-        return f"{values['mean']:.6g} ± {values['std']:.3g}"
+        std = NA if values["std"] is None else f"{values['std']:.3g}"
+        return f"{values['mean']:.6g} ± {std}"
     if len(values) == 1:
         return f"{next(iter(values.values())):.6g}"
     return " ".join(f"{k} {v:.6g}" for k, v in values.items())
@@ -84,23 +89,56 @@ def load_image_folder(folder, n: Optional[int] = None) -> Tensor:
     RGB, as torch-fidelity reads image folders.
     """
     import numpy as np
-    from PIL import Image
 
     from gankit.data.folder import scan
 
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise DataError(f"image folder '{root}' does not exist: pass a folder of PNG/JPEG images")
-    arrays = []
-    for path in scan(root)[0][:n]:
-        with Image.open(path) as im:
-            arrays.append(np.asarray(im.convert("L" if im.mode in ("L", "1") else "RGB")))
+    arrays = [_read_image(path) for path in scan(root)[0][:n]]
     shapes = sorted({a.shape[:2] for a in arrays})
     if len(shapes) > 1:
         raise DataError(f"images under '{root}' have different sizes {shapes[:3]}: resize them to one size first")
     rgb = any(a.ndim == 3 for a in arrays)
     arrays = [np.repeat(a[..., None], 3 if rgb else 1, -1) if a.ndim == 2 else a for a in arrays]
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def _read_image(path: Path):
+    """One image file as a uint8 array, (H, W) for gray ('L', '1') else (H, W, 3); one-line DataError if unreadable."""
+    import numpy as np
+    from PIL import Image
+
+    from gankit.data.folder import unreadable_image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L" if im.mode in ("L", "1") else "RGB"))
+    except Exception as err:  # PIL raises many types for bad files
+        raise unreadable_image(path, err, "remove or replace it, or pass folders of intact images") from err
+
+
+def _source_files(ds) -> List[Path]:
+    """The files a data set was read from: the IDX files it names, or every image of a folder source."""
+    from gankit.data.folder import scan
+
+    if isinstance(ds.info.get("files"), list):
+        return [Path(f) for f in ds.info["files"]]
+    if ds.info.get("dir"):
+        return scan(Path(ds.info["dir"]))[0]
+    return []
+
+
+def _files_digest(files: Sequence[Path], base: Optional[Path]) -> Optional[str]:
+    """sha256 of each file's name (relative to `base`), size and mtime_ns; None for no files."""
+    if not files:
+        return None
+    rows = []
+    for f in files:
+        st = f.stat()
+        name = os.path.relpath(f.absolute(), base.absolute()) if base else str(f.absolute())
+        rows.append([name, st.st_size, st.st_mtime_ns])
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
 class _ConfigSource:
@@ -120,9 +158,10 @@ class _ConfigSource:
         except DataError as err:
             raise DataError(f"{err} (gankit eval: pass --data-dir DIR)") from None
         split = ds.info.get("split", "all (no test split)")
-        where = str(Path(cfg.data.dir).expanduser().resolve()) if cfg.data.dir else None
-        key = {"dataset": ds.name, "dir": where, "split": split, "shape": list(ds.shape), "n": len(ds),
-               "seed": cfg.seed}
+        base = Path(cfg.data.dir).expanduser() if cfg.data.dir else None
+        key = {"dataset": ds.name, "dir": str(base.resolve()) if base else None, "split": split,
+               "shape": list(ds.shape), "n": len(ds), "seed": cfg.seed, "preprocess": PREPROCESS_VERSION,
+               "files": _files_digest(_source_files(ds), base)}
         return _Real(_to_uint8(ds.x), split, key)
 
     def _as_output(self, x: Tensor) -> Tensor:
@@ -219,7 +258,7 @@ def _fid(ctx: _Context, n: int) -> Dict[str, float]:
     return {"value": frechet_distance(*feature_stats(real), *feature_stats(fake))}
 
 
-def _kid(ctx: _Context, n: int) -> Dict[str, float]:
+def _kid(ctx: _Context, n: int) -> Dict[str, Optional[float]]:
     real, fake = _pair(ctx, n)  # generated first, as torch-fidelity's input1: the same subsets
     mean, std = kid(fake, real, subset_size=min(KID_SUBSET, len(real), len(fake)), seed=TORCH_FIDELITY_SEED)
     return {"mean": mean, "std": std}
@@ -481,11 +520,13 @@ def check_metrics(names: Sequence[str], src) -> None:
 
 
 def flat_values(result: MetricResult) -> Dict[str, float]:
-    """One result as flat scalars: `fid`, `class_acc`, `kid_mean`/`kid_std`, `precision`/`recall`, `modes`..."""
-    v = result.values
-    if len(v) == 1:
-        return {result.name: float(next(iter(v.values())))}
-    if set(v) == {"mean", "std"}:
+    """One result as flat scalars: `fid`, `class_acc`, `kid_mean`/`kid_std`, `precision`/`recall`, `modes`...
+
+    Undefined values (None, e.g. KID's std when every subset is the whole sample) are left out."""
+    v = {k: x for k, x in result.values.items() if x is not None}
+    if len(result.values) == 1:
+        return {result.name: float(x) for x in v.values()}
+    if set(result.values) == {"mean", "std"}:
         return {f"{result.name}_{k}": float(x) for k, x in v.items()}
     return {k: float(x) for k, x in v.items()}
 
@@ -494,7 +535,7 @@ def _real_features(net, real: _Real, batch_size: int, cache: bool, log, kind: st
     """Features of the real images, read from / written to the cache when the source is a data set."""
     key = None
     if cache and real.key is not None:
-        key = {**real.key, "features": net.protocol["features"], "weights_sha256": net.protocol["weights_sha256"]}
+        key = {**real.key, **{k: net.protocol[k] for k in ("features", "resize", "weights_sha256")}}
         hit = _cache_load(key)
         if hit is not None:
             return hit

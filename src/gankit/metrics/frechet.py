@@ -120,13 +120,15 @@ def kid(
     gamma: Optional[float] = None,
     coef0: float = 1,
     seed: int = 0,
-) -> Tuple[float, float]:
+) -> Tuple[float, Optional[float]]:
     """Kernel Inception Distance (Binkowski et al. 2018): mean and std of the unbiased MMD^2.
 
     Kernel ``k(x, y) = (gamma x.y + coef0)^degree`` with ``gamma = 1/D`` by default. Each of
     ``subsets`` rounds draws ``subset_size`` rows from each set without replacement
     (``np.random.RandomState(seed)``, same draw order as torch-fidelity). Std is the population
-    std (ddof=0), as in torch-fidelity. Computed in float64.
+    std (ddof=0), as in torch-fidelity; it is None when ``subset_size`` equals both sample counts
+    (every subset is then the whole of both sets, so the rounds differ by round-off only, e.g. 2e-16).
+    Computed in float64.
     """
     a, b = _pair(features1, features2, ("features1", "features2"))
     x, y = a.double().cpu().numpy(), b.double().cpu().numpy()
@@ -148,7 +150,8 @@ def kid(
         xs = x[rng.choice(len(x), subset_size, replace=False)]
         ys = y[rng.choice(len(y), subset_size, replace=False)]
         mmds[i] = _unbiased_mmd2(kernel(xs, xs), kernel(ys, ys), kernel(xs, ys))
-    return float(mmds.mean()), float(mmds.std())
+    whole = subset_size == len(x) == len(y)
+    return float(mmds.mean()), None if whole else float(mmds.std())
 
 
 def _kth_nn_radii(x: Tensor, k: int, name: str) -> Tensor:

@@ -23,7 +23,6 @@ from gankit.errors import GankitError
 from gankit.metrics import register
 
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
-SHARED_COPY = "../shared/data/inception/pt_inception-2015-12-05-6726825d.pth"  # same bytes, torch-fidelity's name
 FEATURES = "inception-v3-2015-12-05 pool3 2048-d (torch-fidelity)"
 LOGITS = "inception-v3-2015-12-05 logits_unbiased 1008-d (torch-fidelity)"
 RESIZE = "torch-fidelity TF1 bilinear to 299"
@@ -47,16 +46,15 @@ def hub_weights_path() -> Path:
 def resolve_weights(path: Optional[str] = None) -> Path:
     """The weights file to use: `path` when given, else the hub cache copy; one-line error if absent."""
     hub = hub_weights_path()
-    put = f"mkdir -p {hub.parent} && cp -L {SHARED_COPY} {hub}"
+    todo = f"pass --inception-weights PATH or put the file in $TORCH_HOME/hub/checkpoints/ as {WEIGHTS_NAME}"
     if path is not None:
         p = Path(path).expanduser()
         if not p.is_file():
-            raise WeightsNotFound(f"Inception weights file '{p}' not found: pass --inception-weights PATH to "
-                                  f"{WEIGHTS_NAME}, or put it in the torch hub cache ({put})")
+            raise WeightsNotFound(f"Inception weights file '{p}' not found: {todo} (here: '{hub}')")
         return follow_text_link(p)
     if not hub.is_file():
         raise WeightsNotFound(f"Inception weights not found in the torch hub cache '{hub}' (gankit never downloads): "
-                              f"pass --inception-weights PATH, or run `{put}`")
+                              f"{todo}")
     return follow_text_link(hub)
 
 

@@ -11,16 +11,18 @@ Non-finite points are never HQ.
 
 from __future__ import annotations
 
+import io
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Dict, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from gankit.checkpoint import atomic_write_bytes
 from gankit.errors import ConfigError
 from gankit.metrics import register
 from gankit.metrics.frechet import as_matrix
@@ -110,19 +112,9 @@ def scatter_plot(points: ArrayLike, means: ArrayLike, path: Union[str, os.PathLi
         ax.set_title(title)
     fig.tight_layout()
 
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 __all__ = ["HQ_STDS", "PACGAN_NUM_SAMPLES", "ModeReport", "mixture_mode_report", "mode_report", "scatter_plot"]

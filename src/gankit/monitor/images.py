@@ -1,16 +1,18 @@
-"""Sample grids (images) and scatter plots (2-D points) written atomically as PNG."""
+"""Sample grids (images) and scatter plots (2-D points) written atomically as PNG; folders and point files."""
 from __future__ import annotations
 
 import io
 import math
+import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Iterable, Iterator, Optional
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..checkpoint import atomic_write_bytes
+from ..checkpoint import _fsync_dir, atomic_write_bytes
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -69,3 +71,60 @@ def save_scatter(points: torch.Tensor, path, means: Optional[torch.Tensor] = Non
     plt.close(fig)
     atomic_write_bytes(Path(path), buf.getvalue())
     return Path(path)
+
+
+@contextmanager
+def replacing(path, sync: bool = True) -> Iterator[BinaryIO]:
+    """A file open on a temporary sibling of `path`, renamed over `path` when the block succeeds.
+
+    With `sync` the file and its folder are fsynced; without (for the many files of a sample folder), a
+    killed process still leaves the old file or none under `path`'s name, never a partial one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            yield fh
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if sync:
+        _fsync_dir(path.parent)
+
+
+def save_folder(batches: Iterable[torch.Tensor], folder) -> int:
+    """One PNG per image (000000.png, 000001.png, ...), batch by batch; the folder is fsynced once at the end."""
+    folder, i = Path(folder), 0
+    folder.mkdir(parents=True, exist_ok=True)
+    for batch in batches:
+        for img in to_uint8(batch):
+            with replacing(folder / f"{i:06d}.png", sync=False) as fh:
+                fh.write(png_bytes(img))
+            i += 1
+    _fsync_dir(folder)
+    return i
+
+
+def save_points(batches: Iterable[torch.Tensor], path, n: int) -> Path:
+    """Stream `n` 2-D points to a .npy (float32, shape (n, 2)) or .csv (`x,y` header) file, batch by batch."""
+    path, npy = Path(path), Path(path).suffix == ".npy"
+    with replacing(path) as fh:
+        fh.write(_npy_header((n, 2)) if npy else b"x,y\n")
+        for batch in batches:
+            pts = batch.detach().float().cpu()
+            fh.write(pts.numpy().astype("<f4").tobytes() if npy else _csv_rows(pts))
+    return path
+
+
+def _npy_header(shape) -> bytes:
+    """The header `np.save` writes for a float32 array of `shape`."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": tuple(shape)})
+    return buf.getvalue()
+
+
+def _csv_rows(points: torch.Tensor) -> bytes:
+    return "".join(f"{a:.6f},{b:.6f}\n" for a, b in points.tolist()).encode()

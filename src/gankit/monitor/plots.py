@@ -6,10 +6,19 @@ import json
 from pathlib import Path
 from typing import Dict, List
 
-from ..checkpoint import atomic_write_bytes
+from ..checkpoint import atomic_write_bytes, atomic_write_text
 
 PANELS = (("losses", ("loss_d", "loss_g")), ("discriminator outputs", ("d_real", "d_fake")),
           ("gradient norms", ("grad_norm_d", "grad_norm_g")))
+
+
+def roll_back_log(path, step: int) -> None:
+    """Drop the records of a JSON-lines log after `step` (and a torn last line), atomically."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    kept = [r for r in read_metrics(path) if r.get("step", 0) <= step]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def read_metrics(path) -> List[dict]:
