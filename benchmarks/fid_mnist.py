@@ -113,6 +113,9 @@ def main() -> None:
     res = {r.name: r for r in evaluate(args.run, "fid,kid,pr", args.n, inception_weights=str(INCEPTION),
                                        data_dir=str(MNIST_DIR), cache=args.live_bn, log=log)}
     t_eval_s = str(t_eval)
+    ours = {k: float(v) for k, v in {"FID": res["fid"].values["value"], "KID mean": res["kid"].values["mean"],
+            "precision": res["pr"].values["precision"], "recall": res["pr"].values["recall"]}.items()}
+    lines = "\n".join(r.line() for r in res.values())
     live = None
     if args.live_bn:
         log("the same EMA weights with the live G's BatchNorm statistics (real features cached)")
@@ -124,16 +127,13 @@ def main() -> None:
             print(r.line(), flush=True)
     for r in res.values():
         print(r.line(), flush=True)
-    ours = {"FID": res["fid"].values["value"], "KID mean": res["kid"].values["mean"],
-            "precision": res["pr"].values["precision"], "recall": res["pr"].values["recall"]}
     proto = res["fid"].protocol
     rate = 2 * args.n / t_eval.s  # real + generated images through Inception
     anchors = "".join(f"| {m} (Lucic et al. 2018, best, 10k vs 10k) [{tag}] | {v} | 10,000 | 10,000 | test |\n"
                       for m, v, tag in ANCHORS)
-    lines = "\n".join(r.line() for r in res.values())
     live_row = "" if live is None else (
         f"| same checkpoint, EMA weights with the live G's BatchNorm statistics (before the issue-9 fix) | "
-        f"{live['fid'].values['value']:.4g} | {proto['n_real']:,} | {proto['n_fake']:,} | {proto['split']} |\n")
+        f"{float(live['fid'].values['value']):.4g} | {proto['n_real']:,} | {proto['n_fake']:,} | {proto['split']} |\n")
     text = f"""# MNIST FID (Lucic et al. protocol)
 
 | Model | FID | n_real | n_fake | split |
