@@ -6,7 +6,7 @@
 For each workload (DCGAN 64x64 like pytorch/examples, DCGAN 28x28, the 784-D MLP GAN, the 2-D
 MLP GAN) and variant (NCHW eager, channels-last, torch.compile, bf16 autocast), it builds the real
 method from a preset (`load_config` -> `dataset_for` -> `build_method`), runs `method.train_step`
-on a device-resident `BatchSource` as the trainer does (scalars gathered once per window), and
+on the data set's batch source as the trainer does (scalars gathered once per window), and
 reports the median images/s over several timed windows after a warm-up. One step is one D update
 and one G update on one batch, so images/s = batch size x steps/s.
 
@@ -45,8 +45,8 @@ from eval_common import cpu_name, loadavg  # noqa: E402
 
 from gankit.api import dataset_for, select_device  # noqa: E402
 from gankit.config import load_config  # noqa: E402
-from gankit.data.sampler import BatchSampler  # noqa: E402
-from gankit.methods import BatchSource, DataSpec, build_method  # noqa: E402
+from gankit.data.batches import ChannelsLast  # noqa: E402
+from gankit.methods import DataSpec, build_method  # noqa: E402
 
 FAKE_28 = ["data.name=fake", "data.dir=null", "data.size=28", "data.channels=1"]
 WORKLOADS = {
@@ -136,8 +136,9 @@ def build(preset: str, overrides: list[str], device: torch.device):
     torch.manual_seed(cfg.seed)
     ds = dataset_for(cfg).to(device)
     method = build_method(cfg, DataSpec.from_dataset(ds), device)
-    batches = BatchSource(ds.x, ds.y, BatchSampler(len(ds), cfg.train.batch_size, seed=cfg.seed),
-                          cfg.train.channels_last)
+    batches = ds.batches(cfg.train.batch_size, cfg.seed)
+    if cfg.train.channels_last:
+        batches = ChannelsLast(batches)
     method.setup(10 ** 6)
     method.train(True)
     return cfg, method, batches

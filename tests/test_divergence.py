@@ -26,12 +26,12 @@ def poison_data(monkeypatch, at_step, value):
     original, calls = BatchSource.next, []
 
     def next_batch(self):
-        x, y = original(self)
+        batch = original(self)
         calls.append(None)
         if len(calls) == at_step + 1:
-            x = x.clone()
-            x[0, 0, 0, 0] = value
-        return x, y
+            batch["image"] = batch["image"].clone()
+            batch["image"][0, 0, 0, 0] = value
+        return batch
     monkeypatch.setattr(BatchSource, "next", next_batch)
 
 

@@ -1,6 +1,7 @@
 """The Python API: `train`, `load_generator`, and the pieces the CLI shares."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import List, Optional, Union
@@ -32,10 +33,12 @@ def select_device(name: str, what: str = "train.device") -> torch.device:
     return device
 
 
-def dataset_for(cfg: Config):
-    d = cfg.data
-    return load_dataset(d.name, dir=d.dir, size=d.size, channels=d.channels, split=d.split, n=d.n,
-                        seed=cfg.seed, on_corrupt=d.on_corrupt, download=d.download)
+def dataset_for(cfg: Config, **changes):
+    """The data set `cfg.data` describes; `changes` replace some of its keys (e.g. split="test", jitter=False)."""
+    d = {**dataclasses.asdict(cfg.data), **changes}
+    return load_dataset(d["name"], dir=d["dir"], size=d["size"], channels=d["channels"], split=d["split"],
+                        n=d["n"], seed=cfg.seed, on_corrupt=d["on_corrupt"], download=d["download"],
+                        direction=d["direction"], dir_a=d["dir_a"], dir_b=d["dir_b"], jitter=d["jitter"])
 
 
 def default_run_dir(cfg: Config) -> Path:
@@ -100,4 +103,32 @@ def train(config: Union[Config, dict, None] = None, *, resume: Union[str, Path, 
     return result
 
 
-__all__ = ["train", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]
+def evaluate_translation(run, metrics: Optional[str] = None, n: Optional[int] = None, *,
+                         data_dir: Optional[str] = None, split: str = "test", inception_weights: Optional[str] = None,
+                         device: Union[str, torch.device] = "cpu", log=None):
+    """Score an image-to-image run on its data's `split` (the metrics of `gankit.metrics.translation`)."""
+    from .metrics.translation import parse_names, test_directions, translation_results
+    from .models import load_translator
+
+    model = load_translator(run, device)
+    cfg = resume_config(Path(run)) if (Path(run) / "config.yaml").is_file() else None
+    if cfg is None:
+        from .generator import read_checkpoint
+
+        cfg = read_checkpoint(run)[1]
+    data = dataset_for(cfg, split=split, jitter=False, **({"dir": data_dir} if data_dir else {}))
+    names = parse_names(metrics or "auto", data.kind == "paired")
+    inception = None
+    if any(name in ("fid", "kid") for name in names):
+        from .metrics.inception import InceptionFeatures
+
+        inception = InceptionFeatures(inception_weights, device=device)
+    if log:
+        log(f"{len(data)} {split} items of '{data.info.get('dir')}', metrics {', '.join(names)}")
+    fns = {d: (lambda d: lambda x: model.translate(x, d))(d) for d in model.directions}
+    directions = test_directions(data, fns, model.default, n)
+    return translation_results(directions, names, inception,
+                               {"split": data.info.get("split", split), "size": data.shape[-1], "step": model.step})
+
+
+__all__ = ["train", "evaluate_translation", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]

@@ -37,5 +37,10 @@ def check_names(cfg) -> None:
     _source(cfg.data.name)
     parse_policy(cfg.gan.augment)
     if cfg.monitor.metrics != "auto":
-        parse_metrics(cfg.monitor.metrics)
+        if cfg.method == "gan":
+            parse_metrics(cfg.monitor.metrics)
+        else:
+            from .metrics.translation import parse_names
+
+            parse_names(cfg.monitor.metrics, paired=cfg.data.name == "paired")
     parse_device(cfg.train.device)

@@ -1,4 +1,4 @@
-"""`gankit` command line: train | sample | presets | info."""
+"""`gankit` command line: train | sample | translate | eval | presets | info."""
 from __future__ import annotations
 
 import argparse
@@ -139,7 +139,9 @@ def _cmd_info(args) -> int:
     ck, cfg, data = read_checkpoint(run)
     print(f"run:        {run}")
     print(f"checkpoint: {ck.path} (step {ck.step} of {ck.meta.get('total_steps')})")
-    print(f"preset:     {cfg.preset}  method: {ck.meta.get('method')}  arch: {cfg.model.arch}  loss: {cfg.loss.name}")
+    nets = ck.meta.get("networks") or {}
+    arch = ", ".join(f"{k} {v.get('class')}" for k, v in nets.items()) if nets else cfg.model.arch
+    print(f"preset:     {cfg.preset}  method: {ck.meta.get('method')}  arch: {arch}  loss: {cfg.loss.name}")
     print(f"data:       {data.name} {data.kind} shape {list(data.shape)} classes {data.num_classes}")
     params = {k: sum(v.numel() for v in sd.values()) for k, sd in ck.weights.items()}
     print("parameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items()))
@@ -181,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("run_dir")
     i.set_defaults(func=_cmd_info)
     from .cli_eval import add_commands; add_commands(sub)  # noqa: E702
+    from .cli_translate import add_command; add_command(sub)  # noqa: E702
     return p
 
 

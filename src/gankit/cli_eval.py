@@ -12,7 +12,9 @@ EVAL_DESCRIPTION = (
     "Score generated images against real ones. Image metrics use Inception 2015-12-05 features through "
     "torch-fidelity (fid, kid, pr = precision/recall, dc = density/coverage, prdc = both, is); cfid, class_acc "
     "and Stacked-MNIST modes use the digit classifier of `gankit classifier train`; modes on ring/grid runs "
-    "follows PacGAN. Every line states n_real, n_fake, split, resize, feature network and weights sha256.")
+    "follows PacGAN. Image-to-image runs (pix2pix, CycleGAN) are scored on their test split: l1, psnr, ssim, psnr_y, "
+    "ssim_y against the ground truth, fid and kid of the outputs against the real targets, cycle_psnr (CycleGAN). "
+    "Every line states its protocol (n, split, feature network, weights sha256).")
 
 
 def _log(message: str) -> None:
@@ -39,10 +41,17 @@ def _cmd_eval(args) -> int:
     device = select_device(args.device, "--device")
     if args.out:
         check_writable(Path(args.out))
-    results = evaluate(folders if args.real else args.source, args.metrics, args.n,
-                       inception_weights=args.inception_weights, classifier=args.classifier,
-                       data_dir=args.data_dir, split=args.split, seed=args.seed, device=device,
-                       batch_size=args.batch_size, cache=not args.no_cache, log=None if args.quiet else _log)
+    if args.source and _is_translation_run(args.source):
+        from .api import evaluate_translation
+
+        results = evaluate_translation(args.source, args.metrics, args.n, data_dir=args.data_dir, split=args.split,
+                                       inception_weights=args.inception_weights, device=device,
+                                       log=None if args.quiet else _log)
+    else:
+        results = evaluate(folders if args.real else args.source, args.metrics, args.n,
+                           inception_weights=args.inception_weights, classifier=args.classifier,
+                           data_dir=args.data_dir, split=args.split, seed=args.seed, device=device,
+                           batch_size=args.batch_size, cache=not args.no_cache, log=None if args.quiet else _log)
     for r in results:
         print(json.dumps(r.as_dict()) if args.json else r.line(), flush=True)
     if args.out:
@@ -51,6 +60,13 @@ def _cmd_eval(args) -> int:
             old = out.read_text() if out.is_file() else ""
             atomic_write_text(out, old + "".join(json.dumps(r.as_dict()) + "\n" for r in results))
     return 0
+
+
+def _is_translation_run(source) -> bool:
+    """Whether a run directory / checkpoint holds an image-to-image model (pix2pix, CycleGAN)."""
+    from .generator import read_checkpoint
+
+    return "translate" in (read_checkpoint(source)[0].meta.get("tasks") or {})
 
 
 def _cmd_classifier_train(args) -> int:

@@ -2,6 +2,11 @@
 
 Every field may carry `metadata` with `choices`, `min` or `max`; `validate` checks them all.
 Unknown keys are errors that name the closest valid key.
+
+This module is the mechanism, not the list of every family's keys: a method registers its own
+section (`register_section("pix2pix", Pix2PixConfig, methods=("pix2pix",))`) and its name
+(`register_method`). A section belongs to the methods it names; a config written for one method
+leaves the others' sections out, and setting a key of a section the method does not use is an error.
 """
 from __future__ import annotations
 
@@ -19,6 +24,22 @@ from .errors import ConfigError
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
+SECTIONS: dict = {}  # name -> (dataclass, methods that use it): sections registered by the methods
+METHOD_NAMES: List[str] = []  # registered training methods (gankit.methods registers them)
+
+
+def register_section(name: str, cls, methods: tuple) -> None:
+    """Add the top-level config section `name` (a dataclass of `_opt` fields) used by `methods`."""
+    if not is_dataclass(cls):
+        raise TypeError(f"config section {name} must be a dataclass")
+    SECTIONS[name] = (cls, tuple(methods))
+
+
+def register_method(name: str) -> None:
+    if name not in METHOD_NAMES:
+        METHOD_NAMES.append(name)
+
+
 def _opt(default, *, choices=None, min=None, max=None, help=""):
     meta = {"choices": choices, "min": min, "max": max, "help": help}
     if isinstance(default, list):
@@ -29,7 +50,7 @@ def _opt(default, *, choices=None, min=None, max=None, help=""):
 @dataclass
 class DataConfig:
     name: str = _opt("digits", help="data source: digits, mnist, fashion-mnist, stacked-mnist, folder, ring, grid, "
-                                       "fake")
+                                       "fake, paired, unpaired")
     dir: Optional[str] = _opt(None, help="folder holding the data files (mnist, fashion-mnist, folder)")
     size: Optional[int] = _opt(None, min=2, help="image side in pixels (None: the source's own)")
     channels: Optional[int] = _opt(None, choices=[1, 3, None])
@@ -37,6 +58,10 @@ class DataConfig:
     n: Optional[int] = _opt(None, min=1, help="points/images for synthetic sources, a cap for real ones")
     on_corrupt: str = _opt("error", choices=["error", "skip"])
     download: bool = _opt(False, help="download MNIST-format files through torchvision when online")
+    direction: str = _opt("AtoB", choices=["AtoB", "BtoA"], help="paired/unpaired: which domain is the input")
+    dir_a: Optional[str] = _opt(None, help="unpaired: folder of domain A images (default data.dir/trainA)")
+    dir_b: Optional[str] = _opt(None, help="unpaired: folder of domain B images (default data.dir/trainB)")
+    jitter: bool = _opt(True, help="paired/unpaired: random jitter (resize to 1.12x, random crop, flip)")
 
 
 @dataclass
@@ -77,7 +102,8 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    name: str = _opt("ns", choices=["minimax", "ns", "wasserstein", "hinge", "lsgan"])
+    name: str = _opt("auto", choices=["auto", "minimax", "ns", "wasserstein", "hinge", "lsgan"],
+                     help="adversarial loss; auto: the method's own (ns for gan and pix2pix, lsgan for cyclegan)")
     real_label: float = _opt(1.0, min=0.5, max=1.0, help="one-sided label smoothing (< 1)")
     gp: float = _opt(0.0, min=0.0, help="WGAN-GP gradient-penalty weight (10 in the paper)")
     r1: float = _opt(0.0, min=0.0, help="R1 penalty weight gamma")
@@ -173,18 +199,33 @@ class RunConfig:
 class Config:
     preset: Optional[str] = _opt(None)
     seed: int = _opt(0, min=0)
-    method: str = _opt("gan", choices=["gan"])
+    method: str = _opt("gan", help="training method: gan, pix2pix, cyclegan (the registered methods)")
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=ModelConfig, metadata={"methods": ("gan",)})
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    gan: GanConfig = field(default_factory=GanConfig)
+    gan: GanConfig = field(default_factory=GanConfig, metadata={"methods": ("gan",)})
     train: TrainConfig = field(default_factory=TrainConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
+    def __post_init__(self):
+        for name, (cls, _) in SECTIONS.items():
+            if not hasattr(self, name):
+                setattr(self, name, cls())
+
+    def section(self, name: str):
+        """A registered section by name (e.g. `cfg.section("pix2pix")`, the same as `cfg.pix2pix`)."""
+        return getattr(self, name)
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The resolved config: the core keys and the sections this config's method uses."""
+        out = {}
+        for name, _, methods in _children(self):
+            if methods is None or self.method in methods:
+                value = getattr(self, name)
+                out[name] = dataclasses.asdict(value) if is_dataclass(value) else value
+        return out
 
 
 # --------------------------------------------------------------------------- keys and types
@@ -193,15 +234,25 @@ def _hints(cls) -> dict:
     return typing.get_type_hints(cls)
 
 
-def all_keys(cls=Config, prefix: str = "") -> List[str]:
+def _children(obj_or_cls) -> list:
+    """(name, type, methods) of a config node's fields; the root also lists the registered sections.
+    `methods` is None for keys every method uses."""
+    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
+    hints = _hints(cls)
+    out = [(f.name, hints[f.name], f.metadata.get("methods")) for f in fields(cls)]
+    if cls is Config:
+        out += [(name, sec, methods) for name, (sec, methods) in SECTIONS.items()]
+    return out
+
+
+def all_keys(cls=None, prefix: str = "") -> List[str]:
     """Every dotted key of the config tree (leaves only)."""
     keys = []
-    for f in fields(cls):
-        t = _hints(cls)[f.name]
+    for name, t, _ in _children(cls or Config):
         if is_dataclass(t):
-            keys += all_keys(t, f"{prefix}{f.name}.")
+            keys += all_keys(t, f"{prefix}{name}.")
         else:
-            keys.append(prefix + f.name)
+            keys.append(prefix + name)
     return keys
 
 
@@ -246,10 +297,10 @@ def _coerce(key: str, value: Any, t) -> Any:
 def _set(cfg, dotted: str, value: Any) -> None:
     obj, parts = cfg, dotted.split(".")
     for i, part in enumerate(parts):
-        names = {f.name for f in fields(obj)}
-        if part not in names:
+        types = {name: t for name, t, _ in _children(obj)}
+        if part not in types:
             raise _unknown(dotted)
-        t = _hints(type(obj))[part]
+        t = types[part]
         if i == len(parts) - 1:
             if is_dataclass(t):
                 if not isinstance(value, dict):
@@ -293,7 +344,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def validate(cfg, prefix: str = "") -> None:
     """Check choices and ranges of every field, and the cross-field rules."""
-    for f in fields(cfg):
+    for f in _fields_with_sections(cfg):
         value, key = getattr(cfg, f.name), prefix + f.name
         if is_dataclass(value):
             validate(value, key + ".")
@@ -312,7 +363,39 @@ def validate(cfg, prefix: str = "") -> None:
         _validate_rules(cfg)
 
 
+def _validate_sections(cfg: Config) -> None:
+    """The method is registered, and no section of another method was changed from its defaults."""
+    if METHOD_NAMES and cfg.method not in METHOD_NAMES:
+        close = difflib.get_close_matches(str(cfg.method), METHOD_NAMES, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(f"method={cfg.method!r} is unknown: {hint}choose one of {', '.join(METHOD_NAMES)}")
+    for name, t, methods in _children(cfg):
+        if methods is None or cfg.method in methods or not is_dataclass(t):
+            continue
+        changed = config_changes(dataclasses.asdict(t()), dataclasses.asdict(getattr(cfg, name)))
+        if changed:
+            key = changed[0].split(":")[0]
+            raise ConfigError(f"{name}.{key} is a setting of method {' / '.join(methods)}, but this config trains "
+                              f"method={cfg.method}; drop it or set method={methods[0]}")
+
+
+def _fields_with_sections(obj) -> list:
+    """dataclass fields of a node; for the root, also stand-ins for the registered sections."""
+    out = list(fields(obj))
+    if isinstance(obj, Config):
+        out += [_SectionField(name) for name in SECTIONS]
+    return out
+
+
+class _SectionField:
+    """What `validate` needs of a field (its name and metadata) for a registered section."""
+
+    def __init__(self, name: str):
+        self.name, self.metadata = name, {}
+
+
 def _validate_rules(cfg: Config) -> None:
+    _validate_sections(cfg)
     for key in ("g_betas", "d_betas"):
         betas = getattr(cfg.optim, key)
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
@@ -370,15 +453,16 @@ def load_config(preset: Optional[str] = None, file: Optional[str] = None,
     cfg = Config()
     file_doc = _read_yaml(Path(file), "config file") if file else {}
     name = preset or (mapping or {}).get("preset") or file_doc.get("preset")
-    if name is None and not file_doc and not mapping:
-        name = DEFAULT_PRESET
+    parsed = [parse_override(text) for text in overrides or []]
+    other_method = any(key == "method" and value != "gan" for key, value in parsed)
+    if name is None and not file_doc and not mapping and not other_method:
+        name = DEFAULT_PRESET  # (a GAN preset: not for `method=pix2pix ...` without a preset)
     if name:
         apply_mapping(cfg, preset_mapping(name))
         cfg.preset = name
     apply_mapping(cfg, file_doc)
     apply_mapping(cfg, mapping or {})
-    for text in overrides or []:
-        key, value = parse_override(text)
+    for key, value in parsed:
         _set(cfg, key, value)
     validate(cfg)
     return cfg

@@ -1,8 +1,10 @@
 """The generic training loop: steps, logging, sample grids, checkpoints, resume, interrupts.
 
-It knows nothing about GANs beyond `Method`: it runs `method.train_step`, gathers the returned
-scalars every `train.log_every` steps (the only host sync), and saves/restores everything the
-method declares. A NaN/inf loss stops the run with the last good checkpoint kept.
+It knows nothing about GANs beyond `Method`: it draws named batches from the data's batch source
+(never looking inside), runs `method.train_step`, gathers the returned scalars every
+`train.log_every` steps (the only host sync), asks the method for its preview picture, evaluation
+and alarms, and saves/restores everything the method declares. A NaN/inf loss stops the run with
+the last good checkpoint kept.
 """
 from __future__ import annotations
 
@@ -19,13 +21,11 @@ import yaml
 
 from . import checkpoint as ckpt_io
 from .config import Config, config_changes, dump_yaml
-from .data.sampler import BatchSampler, ShardedSampler
+from .data.batches import ChannelsLast
 from .distributed import DistInfo, any_rank
 from .errors import CheckpointError, ConfigError, TrainingDiverged
-from .methods import BatchSource, DataSpec, Method
+from .methods import DataSpec, Method
 from .methods.optim import load_keeping_hyperparameters, match_state_layout
-from .monitor.diagnostics import Diagnostics
-from .monitor.images import save_grid, save_scatter
 from .monitor.plots import plot_curves, roll_back_log
 from .monitor.progress import Progress
 from .rng import capture_rng, restore_rng
@@ -52,20 +52,18 @@ class Trainer:
         self.cfg, self.method, self.run_dir, self.dist = cfg, method, Path(run_dir), dist
         self.main = dist.is_main
         self.spec = DataSpec.from_dataset(dataset)
-        self.sampler = BatchSampler(len(dataset), cfg.train.batch_size, seed=cfg.seed)
-        if dist.enabled:
-            self.sampler = ShardedSampler(self.sampler, dist.rank, dist.world)
-        self.batches = BatchSource(dataset.x, dataset.y, self.sampler, cfg.train.channels_last)
+        self.batches = dataset.batches(cfg.train.batch_size, cfg.seed, dist.rank, dist.world)
+        if cfg.train.channels_last:
+            self.batches = ChannelsLast(self.batches)
         self.total = total_steps(cfg, len(dataset), method.batches_per_step)
         method.setup(self.total)
+        method.attach(dataset)
         self.step = 0
         self.preview_in = method.preview_inputs(PREVIEW_N, PREVIEW_SEED)
         self.pending: List[Dict[str, torch.Tensor]] = []
         self.last_good: Optional[Path] = None
         self.tb = None
-        self.means = dataset.info.get("means")
-        probabilities = cfg.loss.name in ("minimax", "ns")
-        self.diagnostics = Diagnostics(cfg, self.spec, dataset.x, self.run_dir, probabilities, method.device)
+        self.diagnostics = method.diagnostics(self.run_dir, dataset)
 
     # ------------------------------------------------------------------ paths
 
@@ -110,14 +108,15 @@ class Trainer:
             "optimizers": {k: o.state_dict() for k, o in self.method.optimizers.items()},
             "optimizer_types": {k: type(o).__name__ for k, o in self.method.optimizers.items()},
             "rng": rng,
-            "sampler": self.sampler.state_dict(),
+            "sampler": self.batches.state_dict(),
             "preview": self.preview_in,
             "method": self.method.extra_state(),
         }
 
     def meta(self) -> dict:
         return {"step": self.step, "total_steps": self.total, "config": self.cfg.to_dict(),
-                "data": self.spec.to_dict(), "method": self.cfg.method, "torch": torch.__version__,
+                "data": self.spec.to_dict(), "method": self.cfg.method, "networks": self.method.network_specs(),
+                "tasks": self.method.tasks(), "torch": torch.__version__,
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
     def save(self, name: Optional[str] = None, alone: bool = False) -> Path:
@@ -153,7 +152,7 @@ class Trainer:
                 load_keeping_hyperparameters(opt, ck.state["optimizers"][name])
                 match_state_layout(opt)
             self.method.load_extra_state(ck.state.get("method"))
-            self.sampler.load_state_dict(ck.state["sampler"])
+            self.batches.load_state_dict(ck.state["sampler"])
             restore_rng(ck.state["rng"], self.dist, self.method.device)
             self.preview_in = ck.state["preview"]
         except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as err:
@@ -181,7 +180,7 @@ class Trainer:
             value = float(stacked[key][rows[key].index(i)])
             kept = f"the last good checkpoint is {self.last_good}" if self.last_good else "no checkpoint was written yet"
             raise TrainingDiverged(f"training diverged at step {first_step + i}: {key} = {value}; {kept}; "
-                                   "try a lower learning rate, loss.gp=10 or model.d.spectral_norm=true")
+                                   f"{self.method.divergence_advice()}")
         record = {"step": self.step, **{k: float(v.mean()) for k, v in stacked.items()}}
         if not self.main:
             return record
@@ -206,9 +205,7 @@ class Trainer:
         """Periodic evaluation on fresh samples; keeps checkpoints/best by the tracked metric."""
         if not self.main:
             return {}
-        inputs = self.method.preview_inputs(self.cfg.monitor.eval_n, EVAL_SEED)
-        samples = self.method.preview(inputs)
-        metrics, alarms, improved = self.diagnostics.evaluate(self.step, samples, inputs.get("y"))
+        metrics, alarms, improved = self.diagnostics.evaluate(self.step)
         if metrics:
             self._log({"step": self.step, **{f"eval/{k}": v for k, v in metrics.items()}}, "eval")
         if improved:
@@ -219,16 +216,12 @@ class Trainer:
     def write_preview(self) -> Optional[Path]:
         if not self.main:
             return None
-        out = self.method.preview(self.preview_in)
         path = self.run_dir / "samples" / f"step-{self.step:08d}.png"
-        if self.spec.kind == "image":
-            save_grid(out, path, nrow=getattr(self.method, "num_classes", 0) or 8)
+        shown = self.method.visualize(self.preview_in, path, self.step)
+        if shown is not None:
             if self.tb is not None:
-                self.tb.add_images("samples", (out.clamp(-1, 1) + 1) / 2, self.step)
-            self._act(self.diagnostics.on_preview(self.step, out))
-        else:
-            big = self.method.preview(self.method.preview_inputs(2500, PREVIEW_SEED))
-            save_scatter(big, path, means=self.means, title=f"step {self.step}")
+                self.tb.add_images("samples", (shown.clamp(-1, 1) + 1) / 2, self.step)
+            self._act(self.diagnostics.on_preview(self.step, shown))
         return path
 
     def write_plot(self) -> None:

@@ -1,4 +1,4 @@
-"""Data sources: every source returns an in-memory Dataset; load_dataset picks one by name."""
+"""Data sources: each returns an in-memory data set with `batches(...)`; load_dataset picks one by name."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from gankit.data.fake import fake
 from gankit.data.folder import folder
 from gankit.data.idx import fashion_mnist, mnist
 from gankit.data.sampler import BatchSampler
+from gankit.data.paired import paired
 from gankit.data.toy import MIXTURES, grid, mixture_means, mixture_std, ring
+from gankit.data.unpaired import unpaired
 from gankit.data.stacked import stacked_mnist
 from gankit.errors import DataError
 
@@ -21,7 +23,7 @@ __all__ = ["Dataset", "SOURCES", "load_dataset", "BatchSampler", "MIXTURES", "mi
 SOURCES: dict[str, Callable[..., Dataset]] = {
     "digits": digits, "mnist": mnist, "fashion-mnist": fashion_mnist, "folder": folder,
     "ring": ring, "grid": grid, "fake": fake,
-    "stacked-mnist": stacked_mnist,
+    "stacked-mnist": stacked_mnist, "paired": paired, "unpaired": unpaired,
 }
 SPLITS = ("train", "test")
 ON_CORRUPT = ("error", "skip")
@@ -55,11 +57,12 @@ def _source(name: str) -> Callable[..., Dataset]:
 
 def load_dataset(name: str, *, dir: str | None = None, size: int | None = None, channels: int | None = None,
                  split: str = "train", n: int | None = None, seed: int = 0, on_corrupt: str = "error",
-                 download: bool = False) -> Dataset:
-    """Validate the arguments and load source `name`, passing it only the arguments it uses."""
+                 download: bool = False, **extra) -> Dataset:
+    """Validate the arguments and load source `name`, passing it only the arguments it uses
+    (`extra`: source-specific ones such as direction, dir_a, dir_b, jitter)."""
     source = _source(name)
     _check_args(size, channels, n, split, on_corrupt)
     given = {"dir": dir, "size": size, "channels": channels, "split": split, "n": n, "seed": seed,
-             "on_corrupt": on_corrupt, "download": download}
+             "on_corrupt": on_corrupt, "download": download, **extra}
     params = inspect.signature(source).parameters
     return source(**{k: v for k, v in given.items() if k in params})

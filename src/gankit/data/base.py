@@ -31,6 +31,12 @@ class Dataset:
         """Per-sample shape, x.shape[1:]."""
         return tuple(self.x.shape[1:])
 
+    def batches(self, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        """A resumable source of shuffled batches {"image"|"points": x, "label": y} (see gankit.data.batches)."""
+        from gankit.data.batches import tensor_batches
+
+        return tensor_batches(self.x, self.y, batch_size, seed, rank, world)
+
     def to(self, device: torch.device | str) -> Dataset:
         """A copy with x (and y) on `device`."""
         y = None if self.y is None else self.y.to(device)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..config import Config
+from ..data.batches import BatchSource
 from ..distributed import DistInfo, ddp_wrap
 from ..nn.sync_bn import convert_sync_batchnorm
 from ..nn.layers import to_channels_last
@@ -45,21 +46,6 @@ class DataSpec:
         return out
 
 
-class BatchSource:
-    """Batches of a device-resident dataset in the sampler's order."""
-
-    def __init__(self, x: torch.Tensor, y: Optional[torch.Tensor], sampler, channels_last: bool = False):
-        self.x, self.y, self.sampler = x, y, sampler
-        self.channels_last = channels_last and x.ndim == 4
-
-    def next(self) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        idx = self.sampler.next().to(self.x.device, non_blocking=True)
-        x = self.x[idx]
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, (self.y[idx] if self.y is not None else None)
-
-
 class Method:
     """A GAN family: declares networks and optimizers, and owns one training step.
 
@@ -74,6 +60,7 @@ class Method:
     """
 
     batches_per_step: int = 1
+    default_loss: str = "ns"  # what loss.name=auto means for this method
 
     def __init__(self, cfg: Config, spec: DataSpec, device: torch.device):
         self.cfg, self.spec, self.device = cfg, spec, torch.device(device)
@@ -211,6 +198,13 @@ class Method:
         y = torch.randint(high, (n * world,), device=self.device)
         return y[self.dist.rank * n:(self.dist.rank + 1) * n] if world > 1 else y
 
+    def adversarial_loss(self) -> str:
+        """`loss.name`, with `auto` resolved to this method's default."""
+        from ..losses import check_loss
+
+        name = self.cfg.loss.name
+        return check_loss(self.default_loss if name == "auto" else name)
+
     def setup(self, total_steps: int) -> None:
         self.total_steps = max(1, total_steps)
 
@@ -223,15 +217,44 @@ class Method:
                 scale_lr(opt, factor)
 
     def train_step(self, batches: BatchSource, step: int) -> Dict[str, torch.Tensor]:
+        """One update from `batches.next()` (a dict of named tensors); returns 0-d tensors to log."""
         raise NotImplementedError
 
+    def attach(self, data) -> None:
+        """The training data, for methods whose previews or evaluation show real items (called once)."""
+        self.data = data
+
     def preview_inputs(self, n: int, seed: int) -> Dict[str, torch.Tensor]:
-        """Fixed inputs for the periodic sample grids."""
+        """Fixed inputs for the periodic preview pictures (saved in checkpoints)."""
         raise NotImplementedError
 
     def preview(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Outputs in data space for `preview_inputs` (in eval mode, under inference mode)."""
         raise NotImplementedError
+
+    def visualize(self, inputs: Dict[str, torch.Tensor], path, step: int) -> Optional[torch.Tensor]:
+        """Write the preview picture for `inputs` to `path`; return the images shown (for TensorBoard and
+        the collapse alarm) or None."""
+        raise NotImplementedError
+
+    def diagnostics(self, run_dir, data):
+        """The alarms and in-training evaluation that make sense for this method (`monitor.Diagnostics`)."""
+        from ..monitor.diagnostics import Diagnostics
+
+        return Diagnostics(self.cfg, run_dir, probabilities=False)
+
+    def divergence_advice(self) -> str:
+        """What to try when a loss becomes NaN/inf (the end of the trainer's message)."""
+        return "try lower learning rates (optim.g_lr, optim.d_lr)"
+
+    def tasks(self) -> Dict[str, dict]:
+        """What a loaded model of this method can do, e.g. {"translate": {"AtoB": "G_AB", "BtoA": "G_BA"}}."""
+        return {}
+
+    def network_specs(self) -> Dict[str, dict]:
+        """name -> {"class": registered architecture, "config": constructor arguments} for the networks a
+        loaded model needs (stored in the checkpoint, so loading rebuilds them without the config)."""
+        return {}
 
     # ------------------------------------------------------------------ state
 

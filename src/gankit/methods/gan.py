@@ -23,6 +23,8 @@ from .base import BatchSource, DataSpec, Method
 from .optim import grad_norm, make_optimizer, set_requires_grad
 
 BCE_LOSSES = ("minimax", "ns")
+PREVIEW_SEED = 1234  # the scatter plots of 2-D runs
+EVAL_SEED = 4321  # the in-training evaluation samples
 
 
 class GAN(Method):
@@ -31,7 +33,7 @@ class GAN(Method):
     def __init__(self, cfg, spec: DataSpec, device: torch.device):
         super().__init__(cfg, spec, device)
         m, g = cfg.model, cfg.gan
-        self.loss_name = losses.check_loss(cfg.loss.name)
+        self.loss_name = self.adversarial_loss()
         if m.conditional and spec.num_classes == 0:
             raise ConfigError(f"model.conditional=true needs labelled data, and data.name={spec.name} has no labels")
         self.num_classes = spec.num_classes if m.conditional else 0
@@ -57,6 +59,7 @@ class GAN(Method):
         self.d_steps = cfg.train.d_steps
         self.batches_per_step = self.d_steps
         self.noise_std = 0.0
+        self.data_key = "image" if spec.kind == "image" else "points"
         self.compile_networks()  # after the EMA copy: the shadow stays an eager module
 
     def _build_discriminator(self, index: int) -> nn.Module:
@@ -109,7 +112,8 @@ class GAN(Method):
             self.noise_std = losses.instance_noise_std(step, self.total_steps, self.cfg.gan.instance_noise)
         set_requires_grad(self.Ds, True)
         for i in range(self.d_steps):
-            real, y_real = batches.next()
+            batch = batches.next()
+            real, y_real = batch[self.data_key], batch.get("label")
             n = real.shape[0]
             z, y_fake = self.noise(n), self.fake_labels(n)
             if self.d_steps == 1:  # reuse G(z) for the G update
@@ -210,6 +214,31 @@ class GAN(Method):
             out = g(inputs["z"].to(self.device), y.to(self.device) if y is not None else None)
         g.train(was_training)
         return out.float()
+
+    def visualize(self, inputs: Dict[str, torch.Tensor], path, step: int) -> Optional[torch.Tensor]:
+        """A grid of the fixed-noise samples (one column per class when conditional); for 2-D points a
+        scatter plot of 2,500 samples over the mixture's means."""
+        from ..monitor.images import save_grid, save_scatter
+
+        if self.spec.kind == "image":
+            out = self.preview(inputs)
+            save_grid(out, path, nrow=self.num_classes or 8)
+            return out
+        big = self.preview(self.preview_inputs(2500, PREVIEW_SEED))
+        save_scatter(big, path, means=self.spec.info.get("means"), title=f"step {step}")
+        return None
+
+    def diagnostics(self, run_dir, data):
+        from ..monitor.diagnostics import gan_diagnostics
+
+        def sample():
+            inputs = self.preview_inputs(self.cfg.monitor.eval_n, EVAL_SEED)
+            return self.preview(inputs), inputs.get("y")
+        return gan_diagnostics(self.cfg, self.spec, data.x, run_dir, self.loss_name in BCE_LOSSES, sample,
+                               self.device)
+
+    def divergence_advice(self) -> str:
+        return "try a lower learning rate, loss.gp=10 or model.d.spectral_norm=true"
 
     def extra_weights(self) -> Dict[str, Dict[str, torch.Tensor]]:
         return {"G_ema": self.ema.state_dict()} if self.ema is not None else {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
@@ -74,22 +74,22 @@ class RegistryEvaluation:
 
 
 class Diagnostics:
-    """Runs the alarm rules on logs and previews, and the periodic evaluation with best tracking."""
+    """Runs the alarm rules on logs and previews, and the periodic evaluation with best tracking.
 
-    def __init__(self, cfg, spec, real: torch.Tensor, run_dir: Path, probabilities: bool, device="cpu"):
+    What to evaluate is the method's: `evaluator(step) -> {metric: value}` (None: no evaluation);
+    `track` names the value kept best in checkpoints/best (`directions` says which way is better);
+    `real_diversity` (None: no collapse check) is compared with the previews' diversity."""
+
+    def __init__(self, cfg, run_dir: Path, probabilities: bool, evaluator: Optional[Callable] = None,
+                 track: Optional[str] = None, real_diversity: Optional[float] = None,
+                 directions: Optional[Dict[str, bool]] = None):
         m = cfg.monitor
         self.cfg, self.run_dir, self.enabled = cfg, Path(run_dir), m.alarms
         self.monitor = AlarmMonitor(probabilities=probabilities, patience=m.patience, d_win=m.d_win,
                                     collapse_ratio=m.collapse_ratio, diverge=m.diverge)
-        from ..data.toy import MIXTURES
-
-        self.is_mixture = spec.kind == "points" and spec.name in MIXTURES
-        names = in_training_metrics(m.metrics, spec) if m.eval_every else []
-        self.evaluator = RegistryEvaluation(cfg, spec, names, device) if names else None
-        self.track = default_track(names, self.is_mixture) if m.track == "auto" else m.track
-        gen = torch.Generator().manual_seed(0)
-        idx = torch.randperm(len(real), generator=gen)[:64]
-        self.real_diversity = pairwise_diversity(real[idx].cpu())
+        self.evaluator, self.real_diversity = evaluator, real_diversity
+        self.track = track if m.track == "auto" else m.track
+        self.directions = {**DIRECTION, **(directions or {})}
         self.best: Optional[float] = None
 
     def report(self, alarms: List[Alarm]) -> List[Alarm]:
@@ -105,24 +105,43 @@ class Diagnostics:
         return self.report(self.monitor.check_record(record))
 
     def on_preview(self, step: int, samples: torch.Tensor) -> List[Alarm]:
-        if self.is_mixture:
-            return []  # mixtures: collapse is judged by mode coverage in `evaluate`
+        if self.real_diversity is None:
+            return []
         return self.report(self.monitor.check_diversity(step, samples, self.real_diversity))
 
-    def evaluate(self, step: int, samples: torch.Tensor,
-                 labels: Optional[torch.Tensor] = None) -> Tuple[Dict[str, float], List[Alarm], bool]:
-        """Metrics on fresh samples; returns (metrics, alarms, improved-the-tracked-metric)."""
+    def evaluate(self, step: int) -> Tuple[Dict[str, float], List[Alarm], bool]:
+        """The method's metrics now; returns (metrics, alarms, improved-the-tracked-metric)."""
         if self.evaluator is None:
             return {}, [], False
-        metrics = self.evaluator(samples, labels, step)
+        metrics = self.evaluator(step)
         alarms = []
         if "modes" in metrics:
             alarms += self.monitor.check_modes(step, int(metrics["modes"]), int(metrics["num_modes"]))
         improved = False
         if self.track in metrics:
-            value, lower = metrics[self.track], DIRECTION.get(self.track, True)
+            value, lower = metrics[self.track], self.directions.get(self.track, True)
             alarms += self.monitor.check_metric(step, self.track, value, lower)
             improved = self.best is None or (value < self.best if lower else value > self.best)
             if improved:
                 self.best = value
         return metrics, self.report(alarms), improved
+
+
+def gan_diagnostics(cfg, spec, real: torch.Tensor, run_dir: Path, probabilities: bool, sample: Callable,
+                    device="cpu") -> Diagnostics:
+    """Diagnostics of a noise-to-data GAN: registry metrics on `sample()` -> (samples, labels), collapse
+    judged against the diversity of real data (for mixtures, by mode coverage instead)."""
+    from ..data.toy import MIXTURES
+
+    m = cfg.monitor
+    is_mixture = spec.kind == "points" and spec.name in MIXTURES
+    names = in_training_metrics(m.metrics, spec) if m.eval_every else []
+    evaluator = None
+    if names:
+        registry = RegistryEvaluation(cfg, spec, names, device)
+        evaluator = lambda step: registry(*sample(), step)  # noqa: E731
+    diversity = None
+    if not is_mixture:
+        idx = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[:64]
+        diversity = pairwise_diversity(real[idx].cpu())
+    return Diagnostics(cfg, run_dir, probabilities, evaluator, default_track(names, is_mixture), diversity)

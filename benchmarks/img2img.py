@@ -1,0 +1,191 @@
+#!/usr/bin/env python
+"""Image-to-image translation on CMP Facades (label map -> photo): identity, L1-only, pix2pix, CycleGAN.
+
+One table from one run: the three models are trained from their presets (facades-pix2pix, the same
+preset with pix2pix.lambda_gan=0 for the L1-only baseline, facades-cyclegan) by
+benchmarks/img2img_train.sh into runs/bench/, one after the other on this machine, and scored here on
+the 106 test pairs with `gankit.metrics.translation` (the code behind `gankit eval` and the
+in-training evaluation): FID and KID of the outputs against the real test photos (torch-fidelity's
+Inception, its resize to 299), L1, PSNR and SSIM against the ground truth. Training speed: steps x
+batch / wall seconds of the whole `gankit train` command (data loading, previews and checkpoints
+included), model FLOPs per step counted with FlopCounterMode, MFU against the measured matmul peak
+(benchmarks/speed.py). The picture shows 8 test images: input | L1-only | pix2pix | CycleGAN | truth.
+
+    .venv/bin/python benchmarks/img2img.py --runs runs/bench --data data/facades
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from eval_common import INCEPTION, Timer, command, log, machine, today, write_result  # noqa: E402
+
+import gankit  # noqa: E402
+from gankit.data.paired import paired  # noqa: E402
+from gankit.metrics.inception import InceptionFeatures  # noqa: E402
+from gankit.metrics.translation import Direction, flat, translation_results  # noqa: E402
+from gankit.monitor.images import save_grid  # noqa: E402
+
+RUNS = {"L1-only": ("l1", "facades-pix2pix", ["pix2pix.lambda_gan=0"]),
+        "pix2pix": ("pix2pix", "facades-pix2pix", []),
+        "CycleGAN": ("cyclegan", "facades-cyclegan", [])}
+ANCHORS = {"pix2pix": 119.1, "CycleGAN": 123.6}  # mmagic's FID of the official models, 256 px, 106 images
+METRICS = ["fid", "kid", "l1", "psnr", "ssim"]
+PICTURE_ITEMS = 8
+
+
+def training_facts(run: Path, preset: str, overrides: list, times: dict) -> dict:
+    """Steps, batch, wall seconds, images/s, FLOPs per step and MFU of one benchmark run."""
+    from speed import count_flops, matmul_peak  # the speed benchmark's counting and peak
+
+    cfg = yaml_config(run)
+    steps, batch = cfg["train"]["steps"], cfg["train"]["batch_size"]
+    seconds = times.get(run.name)
+    flops = count_flops(preset, overrides + [f"data.dir={cfg['data']['dir']}"], torch.device("cpu"))
+    facts = {"steps": steps, "batch": batch, "seconds": seconds, "flops_per_step": flops}
+    if seconds:
+        facts["images_per_s"] = steps * batch / seconds
+        facts["gflops"] = flops * steps / seconds / 1e9
+    return facts
+
+
+def yaml_config(run: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((run / "config.yaml").read_text())
+
+
+def read_times(path: Path) -> dict:
+    """name -> seconds from the training script's times.txt (`name rc=0 seconds=S` lines, last one wins)."""
+    out = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            parts = dict(p.split("=") for p in line.split()[1:])
+            if parts.get("rc") == "0":
+                out[line.split()[0]] = float(parts["seconds"])
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    p.add_argument("--runs", default="runs/bench", help="folder holding the l1, pix2pix and cyclegan runs")
+    p.add_argument("--data", default="data/facades", help="CMP Facades (train/ and test/ of aligned pairs)")
+    p.add_argument("--out", default="img2img.md")
+    p.add_argument("--no-flops", action="store_true", help="skip FLOP counting and the matmul peak")
+    args = p.parse_args()
+    timer, runs = Timer(), Path(args.runs)
+    models = {name: gankit.load(runs / sub) for name, (sub, _, _) in RUNS.items()}
+    size = models["pix2pix"].spec.shape[-1]
+    test = paired(dir=args.data, size=size, split="test", direction="BtoA", jitter=False)
+    log(f"{len(test)} test pairs at {size} px")
+    inception = InceptionFeatures(str(INCEPTION))
+    translate = {"identity": lambda x: x}
+    translate.update({name: (lambda m: lambda x: m.translate(x, "BtoA"))(m) for name, m in models.items()})
+    rows, lines = {}, []
+    for name, fn in translate.items():
+        t = Timer()
+        direction = Direction("BtoA", fn, lambda: ((b["source"], b["target"]) for b in test.items(batch_size=16)),
+                              paired=True)
+        results = translation_results([direction], METRICS, inception, {"split": "test", "size": size})
+        rows[name] = flat(results)
+        lines += [f"{name}: {r.line()}" for r in results]
+        log(f"{name}: {json.dumps(rows[name])} ({t})")
+    picture(models, test, RESULTS_DIR() / "img2img.png")
+    times = read_times(runs / "times.txt")
+    facts = {}
+    if not args.no_flops:
+        from speed import matmul_peak
+
+        peak = matmul_peak(torch.device("cpu"), torch.float32, 2048, 3, 1.0)
+        for name, (sub, preset, overrides) in RUNS.items():
+            facts[name] = training_facts(runs / sub, preset, overrides, times)
+            if "gflops" in facts[name]:
+                facts[name]["mfu"] = facts[name]["gflops"] / peak["median"]
+        facts["peak"] = peak
+    write_result(args.out, report(rows, facts, lines, size, len(test), timer))
+    (RESULTS_DIR() / "img2img.json").write_text(json.dumps({"rows": rows, "training": facts}, indent=1, default=str))
+    return 0
+
+
+def RESULTS_DIR() -> Path:  # noqa: N802
+    from eval_common import RESULTS
+
+    return RESULTS
+
+
+@torch.no_grad()
+def picture(models: dict, test, path: Path) -> None:
+    batch = next(iter(test.items(batch_size=PICTURE_ITEMS)))
+    src, tgt = batch["source"], batch["target"]
+    columns = [src] + [models[n].translate(src, "BtoA") for n in ("L1-only", "pix2pix", "CycleGAN")] + [tgt]
+    save_grid(torch.stack(columns, 1).flatten(0, 1), path, nrow=len(columns))
+    log(f"wrote {path}")
+
+
+def _fmt(v, digits=3):
+    return "n/a" if v is None else (f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:,.0f}")
+
+
+def report(rows: dict, facts: dict, lines: list, size: int, n: int, timer) -> str:
+    head = ("| model | FID ↓ | KID ↓ | L1 ↓ | PSNR (dB) ↑ | SSIM ↑ | training wall | images/s | MFU | "
+            "published FID (256 px) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    body = ""
+    for name, r in rows.items():
+        f = facts.get(name, {})
+        wall = f"{f['seconds'] / 60:.1f} min" if f.get("seconds") else "—"
+        ips = f"{f['images_per_s']:.1f}" if f.get("images_per_s") else "—"
+        mfu = f"{100 * f['mfu']:.1f} %" if f.get("mfu") else "—"
+        anchor = f"{ANCHORS[name]} (official model)" if name in ANCHORS else "—"
+        body += (f"| {name} | {r['fid']:.1f} | {r['kid_mean']:.3f} | {r['l1']:.3f} | {r['psnr']:.2f} | "
+                 f"{r['ssim']:.3f} | {wall} | {ips} | {mfu} | {anchor} |\n")
+    peak = facts.get("peak", {})
+    training = "".join(f"- {name}: {json.dumps({k: v for k, v in f.items()})}\n" for name, f in facts.items()
+                       if name != "peak")
+    out = "\n".join(lines)
+    return f"""# Image-to-image translation on CMP Facades (label map -> photo)
+
+{head}{body}
+- Test set: the {n} facades test pairs, label map (right half, B) -> photo (left half, A), at {size} px
+  (resized from 256 with bicubic antialiasing); FID/KID against the {n} real test photos at the same size.
+  **FID on 106 images is strongly biased upwards and noisy** (the covariance of 2048 features from 106
+  samples); compare rows of this table with each other, and with the published numbers only loosely: those
+  are mmagic's measurements of the official models at 256 px, on the same 106 images.
+- identity = the input label map copied (what FID gives when nothing is learned); L1-only = the pix2pix preset
+  with `pix2pix.lambda_gan=0` (same U-Net, same budget, no discriminator).
+- Trained with the presets as shipped, one after another on this machine by `benchmarks/img2img_train.sh`:
+  `gankit train --preset facades-pix2pix`, the same with `pix2pix.lambda_gan=0`, `gankit train --preset
+  facades-cyclegan`. Wall time is the whole command's. MFU = model FLOPs per step (FlopCounterMode, forward
+  and backward) x steps / wall seconds / the measured fp32 matmul peak ({_fmt(peak.get('median'))} GFLOP/s,
+  {peak.get('kernel', 'n/a')}).
+
+![input | L1-only | pix2pix | CycleGAN | truth](img2img.png)
+
+*Rows: 8 test images; columns: input label map | L1-only | pix2pix | CycleGAN | real photo.*
+
+Training facts:
+
+{training}
+Metric lines:
+
+```
+{out}
+```
+
+## Commands, machine, time
+
+- benchmark: `{command()}`
+- training: `bash benchmarks/img2img_train.sh` (the three runs into runs/bench/)
+- date: {today()}
+- machine: {machine()}
+- evaluation wall time: {timer}
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
