@@ -42,7 +42,7 @@ PICTURE_ITEMS = 8
 
 def training_facts(run: Path, preset: str, overrides: list, times: dict) -> dict:
     """Steps, batch, wall seconds, images/s, FLOPs per step and MFU of one benchmark run."""
-    from speed import count_flops, matmul_peak  # the speed benchmark's counting and peak
+    from speed import count_flops  # the speed benchmark's counting and peak
 
     cfg = yaml_config(run)
     steps, batch = cfg["train"]["steps"], cfg["train"]["batch_size"]

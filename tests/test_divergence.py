@@ -4,6 +4,7 @@ import json
 import math
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -120,5 +121,6 @@ def test_a_key_logged_on_some_steps_is_reported_at_its_own_step():
     one, nan = torch.tensor(1.0), torch.tensor(float("nan"))
     trainer.pending = [{"loss_d": one, "r1": one}, {"loss_d": one}, {"loss_d": one}, {"loss_d": one, "r1": nan}]
     trainer.step, trainer.last_good = 4, None  # the pending steps are 1..4; r1 is nan at step 4
+    trainer.method = SimpleNamespace(divergence_advice=lambda: "try a lower learning rate")
     with pytest.raises(TrainingDiverged, match=r"step 4: r1 = nan"):
         trainer._flush()

@@ -8,11 +8,10 @@ import torch
 import yaml
 from PIL import Image
 
-from gankit import api
 from gankit.cli import main
 from gankit.config import list_presets, load_config
 
-from translation_fixtures import GAN_TINY, QUIET, overrides, save_png, train, write_images, write_pairs
+from translation_fixtures import QUIET, save_png, small_runs, write_images, write_pairs
 
 torch.set_num_threads(1)
 
@@ -26,12 +25,7 @@ def pairs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, pairs):
-    root = tmp_path_factory.mktemp("runs")
-    gan_cfg = load_config(preset="digits-dcgan", overrides=[*GAN_TINY, *QUIET, "train.steps=2",
-                                                           f"run.dir={root / 'gan'}"])
-    return {"pix2pix": train("pix2pix", pairs, root / "pix2pix", steps=2),
-            "cyclegan": train("cyclegan", pairs, root / "cyclegan", steps=2),
-            "gan": api.train(gan_cfg)}
+    return small_runs(tmp_path_factory.mktemp("runs"), pairs)
 
 
 def one_error_line(capsys, code: int) -> str:
@@ -232,3 +226,9 @@ def test_facades_presets_are_listed_and_resolve(capsys):
         assert cfg.data.name == ("paired" if method == "pix2pix" else "unpaired")
         assert cfg.data.size == (256 if name.endswith("-256") else 128)
         assert "model" not in cfg.to_dict() and ("pix2pix" if method == "pix2pix" else "cycle") in cfg.to_dict()
+
+
+def test_sample_refuses_a_translation_run(runs, tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    line = one_error_line(capsys, main(["sample", str(runs["pix2pix"]), "--out", str(out)]))
+    assert "pix2pix" in line and "gankit translate" in line and not out.exists()

@@ -67,7 +67,7 @@ def same(xs: list, ys: list) -> bool:
 def test_aligned_layout_shapes_info_and_batches(tmp_path):
     arrays = write_aligned(tmp_path / "train", n=5)
     d = paired(dir=str(tmp_path), size=8)
-    assert isinstance(d, PairedData) and (d.kind, d.name, d.num_classes, d.class_names) == ("paired", "paired", 0, [])
+    assert isinstance(d, PairedData) and (d.kind, d.name, d.num_classes, list(d.class_names)) == ("paired", "paired", 0, [])
     assert d.source.dtype == torch.uint8 and d.source.shape == (5, 3, H, H) == d.target.shape
     assert len(d) == 5 and d.shape == (3, 8, 8) and d.names == ["0", "1", "2", "3", "4"]
     assert torch.equal(d.source[2], chw(arrays[2])) and torch.equal(d.target[2], 255 - chw(arrays[2]))

@@ -22,8 +22,8 @@ from gankit.methods.pool import ImagePool
 from gankit.models import Translator
 from gankit.nn.translation import build_from_spec
 
-from translation_fixtures import (GAN_TINY, QUIET, assert_tree_equal, overrides, records, save_png, train,
-                                  train_records, write_pairs)
+from translation_fixtures import (assert_tree_equal, overrides, records, save_png, small_runs,
+                                  train, train_records, write_pairs)
 
 torch.set_num_threads(1)
 
@@ -36,13 +36,7 @@ def pairs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, pairs):
     """Small finished runs shared by the loading tests (2 steps each)."""
-    root = tmp_path_factory.mktemp("runs")
-    gan_cfg = load_config(preset="digits-dcgan", overrides=[*GAN_TINY, *QUIET, "train.steps=2",
-                                                           f"run.dir={root / 'gan'}"])
-    return {"pix2pix": train("pix2pix", pairs, root / "pix2pix", steps=2),
-            "cyclegan": train("cyclegan", pairs, root / "cyclegan", steps=2),
-            "cyclegan_btoa": train("cyclegan", pairs, root / "btoa", "data.direction=BtoA", steps=2),
-            "gan": api.train(gan_cfg)}
+    return small_runs(tmp_path_factory.mktemp("runs"), pairs, btoa=True)
 
 
 def image(*shape, seed=0):

@@ -93,3 +93,18 @@ def assert_tree_equal(a, b, where: str = "state") -> None:
             assert_tree_equal(x, y, f"{where}[{i}]")
     else:
         assert a == b, f"{where}: {a!r} vs {b!r}"
+
+
+def small_runs(root, pairs, btoa: bool = False) -> dict:
+    """Finished 2-step pix2pix, CycleGAN (and a data.direction=BtoA CycleGAN) and digits-dcgan runs."""
+    from gankit import api
+    from gankit.config import load_config
+
+    gan_cfg = load_config(preset="digits-dcgan", overrides=[*GAN_TINY, *QUIET, "train.steps=2",
+                                                           f"run.dir={root / 'gan'}"])
+    runs = {"pix2pix": train("pix2pix", pairs, root / "pix2pix", steps=2),
+            "cyclegan": train("cyclegan", pairs, root / "cyclegan", steps=2)}
+    if btoa:
+        runs["cyclegan_btoa"] = train("cyclegan", pairs, root / "btoa", "data.direction=BtoA", steps=2)
+    runs["gan"] = api.train(gan_cfg)
+    return runs

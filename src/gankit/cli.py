@@ -87,9 +87,12 @@ def _cmd_sample(args) -> int:
     import torch
 
     from .api import select_device
-    from .generator import load_generator
+    from .models import Translator, load
 
-    gen = load_generator(args.checkpoint, device=select_device(args.device, "--device"))
+    gen = load(args.checkpoint, device=select_device(args.device, "--device"))
+    if isinstance(gen, Translator):
+        raise ConfigError(f"'{args.checkpoint}' is a {gen.method} run (image-to-image): it translates images rather "
+                          "than sampling noise; use `gankit translate RUN INPUT... --out DIR`")
     target, n, per_row = _sample_target(args.out, gen.spec.kind), args.n, None
     if args.class_grid:
         if not gen.num_classes:

@@ -35,10 +35,7 @@ class PairedData(TranslationData):
     size: int
     jitter: bool
     info: dict = field(default_factory=dict)
-    kind: str = "paired"
-    name: str = "paired"
-    num_classes: int = 0
-    class_names: List[str] = field(default_factory=list)
+    kind = name = "paired"
     tensors = ("source", "target")
 
     def __len__(self) -> int:

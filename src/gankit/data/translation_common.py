@@ -185,6 +185,8 @@ class TranslationData:
     tensors: Tuple[str, ...] = ()
     size: int
     jitter: bool
+    num_classes = 0  # no labels (the Dataset interface)
+    class_names: Tuple[str, ...] = ()
 
     @property
     def device(self) -> torch.device:

@@ -35,10 +35,7 @@ class UnpairedData(TranslationData):
     size: int
     jitter: bool
     info: dict = field(default_factory=dict)
-    kind: str = "unpaired"
-    name: str = "unpaired"
-    num_classes: int = 0
-    class_names: List[str] = field(default_factory=list)
+    kind = name = "unpaired"
     tensors = ("a", "b")
 
     def __len__(self) -> int:

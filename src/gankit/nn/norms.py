@@ -58,6 +58,14 @@ def check_dropout(value: object) -> float:
     return float(value)
 
 
+def check_generator_args(in_channels, out_channels, width, norm, dropout) -> tuple:
+    """The checked arguments every image-to-image generator takes."""
+    from .base import check_choice, check_int
+
+    return (check_channels("in_channels", in_channels), check_channels("out_channels", out_channels),
+            check_int("width", width, 1), check_choice("norm", norm, NORMS), check_dropout(dropout))
+
+
 def check_image(net: str, x: torch.Tensor, channels: int, multiple: int = 1, minimum: int = 1) -> None:
     """Raise a one-line ConfigError unless x is (N, channels, H, W) with H, W multiples of
     `multiple` and at least `minimum`."""

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from .base import check_choice, check_int
-from .norms import NORMS, check_channels, check_dropout, check_image, init_normal_, norm_layer, uses_bias
+from .norms import check_generator_args, check_image, init_normal_, norm_layer, uses_bias
 
 PADDINGS = ("reflect", "replicate", "zero")
 DOWNSAMPLINGS = 2
@@ -51,12 +51,9 @@ class ResNetGenerator(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, width: int = 64, blocks: int = 9,
                  norm: str = "instance", dropout: float = 0.0, padding: str = "reflect"):
         super().__init__()
-        in_channels = check_channels("in_channels", in_channels)
-        out_channels = check_channels("out_channels", out_channels)
-        width = check_int("width", width, 1)
+        in_channels, out_channels, width, norm, dropout = check_generator_args(in_channels, out_channels, width,
+                                                                               norm, dropout)
         blocks = check_int("blocks", blocks, 0)
-        check_choice("norm", norm, NORMS)
-        dropout = check_dropout(dropout)
         check_choice("padding", padding, PADDINGS)
         self.config = dict(in_channels=in_channels, out_channels=out_channels, width=width, blocks=blocks,
                            norm=norm, dropout=dropout, padding=padding)

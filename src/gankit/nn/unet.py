@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .base import check_choice, check_int
-from .norms import NORMS, check_channels, check_dropout, check_image, init_normal_, norm_layer, uses_bias
+from .base import check_int
+from .norms import check_generator_args, check_image, init_normal_, norm_layer, uses_bias
 
 MAX_DEPTH = 8  # unet_256: a 256 px input reaches 1x1 at the bottleneck
 DROPOUT_BLOCKS = 3  # decoder blocks right after the bottleneck that use dropout (pix2pix's noise)
@@ -34,12 +34,9 @@ class UNetGenerator(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, size: int = 256, width: int = 64,
                  norm: str = "batch", dropout: float = 0.5, depth: Optional[int] = None):
         super().__init__()
-        in_channels = check_channels("in_channels", in_channels)
-        out_channels = check_channels("out_channels", out_channels)
+        in_channels, out_channels, width, norm, dropout = check_generator_args(in_channels, out_channels, width,
+                                                                               norm, dropout)
         size = check_int("size", size, 2)
-        width = check_int("width", width, 1)
-        check_choice("norm", norm, NORMS)
-        dropout = check_dropout(dropout)
         if depth is None:
             depth = default_depth(size)
         depth = check_int("depth", depth, 1)
