@@ -78,6 +78,8 @@ def main() -> int:
     p.add_argument("--data", default="data/facades", help="CMP Facades (train/ and test/ of aligned pairs)")
     p.add_argument("--out", default="img2img.md")
     p.add_argument("--no-flops", action="store_true", help="skip FLOP counting and the matmul peak")
+    p.add_argument("--peak-gflops", type=float, help="the fp32 matmul peak for MFU, measured on an idle machine "
+                                                     "(benchmarks/results/speed.md); default: measure it now")
     args = p.parse_args()
     timer, runs = Timer(), Path(args.runs)
     models = {name: gankit.load(runs / sub) for name, (sub, _, _) in RUNS.items()}
@@ -102,7 +104,8 @@ def main() -> int:
     if not args.no_flops:
         from speed import matmul_peak
 
-        peak = matmul_peak(torch.device("cpu"), torch.float32, 2048, 3, 1.0)
+        peak = ({"median": args.peak_gflops, "kernel": "given (--peak-gflops)"} if args.peak_gflops else
+                matmul_peak(torch.device("cpu"), torch.float32, 2048, 3, 1.0))
         for name, (sub, preset, overrides) in RUNS.items():
             facts[name] = training_facts(runs / sub, preset, overrides, times)
             if "gflops" in facts[name]:
