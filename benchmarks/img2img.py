@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Image-to-image translation on CMP Facades (label map -> photo): identity, L1-only, pix2pix, CycleGAN.
 
-One table from one run: the three models are trained from their presets (facades-pix2pix, the same
-preset with pix2pix.lambda_gan=0 for the L1-only baseline, facades-cyclegan) by
+One table: the models are trained from their presets (facades-pix2pix, the same with the 70x70
+PatchGAN (pix2pix.d_layers=3), with pix2pix.lambda_gan=0 for the L1-only baseline, facades-cyclegan) by
 benchmarks/img2img_train.sh into runs/bench/, one after the other on this machine, and scored here on
 the 106 test pairs with `gankit.metrics.translation` (the code behind `gankit eval` and the
 in-training evaluation): FID and KID of the outputs against the real test photos (torch-fidelity's
@@ -33,11 +33,13 @@ from gankit.metrics.translation import Direction, flat, translation_results  # n
 from gankit.monitor.images import save_grid  # noqa: E402
 
 RUNS = {"L1-only": ("l1", "facades-pix2pix", ["pix2pix.lambda_gan=0"]),
-        "pix2pix": ("pix2pix", "facades-pix2pix", []),
+        "pix2pix": ("pix2pix_d2", "facades-pix2pix", []),
+        "pix2pix, 70x70 PatchGAN": ("pix2pix_d3", "facades-pix2pix", ["pix2pix.d_layers=3"]),
         "CycleGAN": ("cyclegan", "facades-cyclegan", [])}
 ANCHORS = {"pix2pix": 119.1, "CycleGAN": 123.6}  # mmagic's FID of the official models, 256 px, 106 images
 METRICS = ["fid", "kid", "l1", "psnr", "ssim"]
 PICTURE_ITEMS = 8
+PICTURE_MODELS = ("L1-only", "pix2pix", "CycleGAN")
 
 
 def training_facts(run: Path, preset: str, overrides: list, times: dict) -> dict:
@@ -126,7 +128,7 @@ def RESULTS_DIR() -> Path:  # noqa: N802
 def picture(models: dict, test, path: Path) -> None:
     batch = next(iter(test.items(batch_size=PICTURE_ITEMS)))
     src, tgt = batch["source"], batch["target"]
-    columns = [src] + [models[n].translate(src, "BtoA") for n in ("L1-only", "pix2pix", "CycleGAN")] + [tgt]
+    columns = [src] + [models[n].translate(src, "BtoA") for n in PICTURE_MODELS] + [tgt]
     save_grid(torch.stack(columns, 1).flatten(0, 1), path, nrow=len(columns))
     log(f"wrote {path}")
 
@@ -162,8 +164,8 @@ def report(rows: dict, facts: dict, lines: list, size: int, n: int, timer) -> st
 - identity = the input label map copied (what FID gives when nothing is learned); L1-only = the pix2pix preset
   with `pix2pix.lambda_gan=0` (same U-Net, same budget, no discriminator).
 - Trained with the presets as shipped, one after another on this machine by `benchmarks/img2img_train.sh`:
-  `gankit train --preset facades-pix2pix`, the same with `pix2pix.lambda_gan=0`, `gankit train --preset
-  facades-cyclegan`. Wall time is the whole command's. MFU = model FLOPs per step (FlopCounterMode, forward
+  `gankit train --preset facades-pix2pix`, the same with `pix2pix.d_layers=3` (70x70) and with
+  `pix2pix.lambda_gan=0`, `gankit train --preset facades-cyclegan`. Wall time is the whole command's. MFU = model FLOPs per step (FlopCounterMode, forward
   and backward) x steps / wall seconds / the measured fp32 matmul peak ({_fmt(peak.get('median'))} GFLOP/s,
   {peak.get('kernel', 'n/a')}).
 
@@ -183,7 +185,7 @@ Metric lines:
 ## Commands, machine, time
 
 - benchmark: `{command()}`
-- training: `bash benchmarks/img2img_train.sh` (the three runs into runs/bench/)
+- training: `bash benchmarks/img2img_train.sh` (the four runs into runs/bench/)
 - date: {today()}
 - machine: {machine()}
 - evaluation wall time: {timer}
