@@ -9,6 +9,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from gankit import api
 from gankit.checkpoint import load_checkpoint
 from gankit.config import load_config
+from gankit.data.batches import ChannelsLast
 from gankit.data.sampler import BatchSampler
 from gankit.errors import ConfigError
 from gankit.methods import BatchSource, DataSpec, build_method
@@ -158,7 +159,7 @@ def test_gradient_scalers_step_and_round_trip_their_state(tiny):
     method = build_method(cfg, DataSpec.from_dataset(ds), torch.device("cpu"))
     assert method.extra_state() == {"scalers": {}}
     method.scalers = {g: torch.amp.GradScaler("cpu", init_scale=2.0 ** 16, growth_interval=1) for g in ("D", "G")}
-    batches = BatchSource(ds.x, ds.y, BatchSampler(len(ds), 8, seed=0), channels_last=True)
+    batches = ChannelsLast(BatchSource(ds.x, ds.y, BatchSampler(len(ds), 8, seed=0)))
     before = [p.detach().clone() for p in method.G.parameters()]
     for step in range(3):
         logs = method.train_step(batches, step)

@@ -110,12 +110,10 @@ def evaluate_translation(run, metrics: Optional[str] = None, n: Optional[int] = 
     from .metrics.translation import parse_names, test_directions, translation_results
     from .models import load_translator
 
-    model = load_translator(run, device)
-    cfg = resume_config(Path(run)) if (Path(run) / "config.yaml").is_file() else None
-    if cfg is None:
-        from .generator import read_checkpoint
+    from .generator import read_checkpoint
 
-        cfg = read_checkpoint(run)[1]
+    model = load_translator(run, device)
+    cfg = read_checkpoint(run)[1]  # the config the loaded checkpoint was trained with
     data = dataset_for(cfg, split=split, jitter=False, **({"dir": data_dir} if data_dir else {}))
     names = parse_names(metrics or "auto", data.kind == "paired")
     inception = None

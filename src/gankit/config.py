@@ -214,10 +214,6 @@ class Config:
             if not hasattr(self, name):
                 setattr(self, name, cls())
 
-    def section(self, name: str):
-        """A registered section by name (e.g. `cfg.section("pix2pix")`, the same as `cfg.pix2pix`)."""
-        return getattr(self, name)
-
     def to_dict(self) -> dict:
         """The resolved config: the core keys and the sections this config's method uses."""
         out = {}
@@ -344,12 +340,13 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def validate(cfg, prefix: str = "") -> None:
     """Check choices and ranges of every field, and the cross-field rules."""
-    for f in _fields_with_sections(cfg):
-        value, key = getattr(cfg, f.name), prefix + f.name
+    metadata = {f.name: f.metadata for f in fields(cfg)}
+    for name, _, _ in _children(cfg):
+        value, key = getattr(cfg, name), prefix + name
         if is_dataclass(value):
             validate(value, key + ".")
             continue
-        meta = f.metadata
+        meta = metadata[name]
         if value is None:
             continue
         if meta.get("choices") is not None and value not in meta["choices"]:
@@ -377,21 +374,6 @@ def _validate_sections(cfg: Config) -> None:
             key = changed[0].split(":")[0]
             raise ConfigError(f"{name}.{key} is a setting of method {' / '.join(methods)}, but this config trains "
                               f"method={cfg.method}; drop it or set method={methods[0]}")
-
-
-def _fields_with_sections(obj) -> list:
-    """dataclass fields of a node; for the root, also stand-ins for the registered sections."""
-    out = list(fields(obj))
-    if isinstance(obj, Config):
-        out += [_SectionField(name) for name in SECTIONS]
-    return out
-
-
-class _SectionField:
-    """What `validate` needs of a field (its name and metadata) for a registered section."""
-
-    def __init__(self, name: str):
-        self.name, self.metadata = name, {}
 
 
 def _validate_rules(cfg: Config) -> None:

@@ -16,18 +16,13 @@ from gankit.data.sampler import BatchSampler, ShardedSampler
 class BatchSource:
     """Batches of a device-resident tensor dataset in a sampler's order: {"image"|"points": x, "label": y}."""
 
-    def __init__(self, x: torch.Tensor, y: Optional[torch.Tensor], sampler, channels_last: bool = False,
-                 key: Optional[str] = None):
+    def __init__(self, x: torch.Tensor, y: Optional[torch.Tensor], sampler):
         self.x, self.y, self.sampler = x, y, sampler
-        self.channels_last = channels_last and x.ndim == 4
-        self.key = key or ("image" if x.ndim == 4 else "points")
+        self.key = "image" if x.ndim == 4 else "points"
 
     def next(self) -> Dict[str, torch.Tensor]:
         idx = self.sampler.next().to(self.x.device, non_blocking=True)
-        x = self.x[idx]
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        batch = {self.key: x}
+        batch = {self.key: self.x[idx]}
         if self.y is not None:
             batch["label"] = self.y[idx]
         return batch

@@ -18,6 +18,7 @@ from .optim import lr_factor, scale_lr
 from ..errors import ConfigError
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+BCE_LOSSES = ("minimax", "ns")  # D's output is a logit: logged D(x) is a probability
 
 
 @dataclass
@@ -204,6 +205,16 @@ class Method:
 
         name = self.cfg.loss.name
         return check_loss(self.default_loss if name == "auto" else name)
+
+    @property
+    def probabilities(self) -> bool:
+        """Whether D's outputs are logits of probabilities (the BCE losses), for logs and alarms."""
+        return self.loss_name in BCE_LOSSES
+
+    def score(self, logits: torch.Tensor) -> torch.Tensor:
+        """D's mean verdict as logged: a probability for the BCE losses, the raw critic value otherwise."""
+        logits = logits.detach()
+        return torch.sigmoid(logits).mean() if self.probabilities else logits.mean()
 
     def setup(self, total_steps: int) -> None:
         self.total_steps = max(1, total_steps)

@@ -22,7 +22,6 @@ from ..nn.layers import pack_samples
 from .base import BatchSource, DataSpec, Method
 from .optim import grad_norm, make_optimizer, set_requires_grad
 
-BCE_LOSSES = ("minimax", "ns")
 PREVIEW_SEED = 1234  # the scatter plots of 2-D runs
 EVAL_SEED = 4321  # the in-training evaluation samples
 
@@ -99,11 +98,6 @@ class GAN(Method):
             x = pack_samples(x, m)
         return d(x, y).float()
 
-    def _score(self, logits: torch.Tensor) -> torch.Tensor:
-        """D(x) as logged: a probability for the BCE losses, the raw critic value otherwise."""
-        logits = logits.detach()
-        return torch.sigmoid(logits).mean() if self.loss_name in BCE_LOSSES else logits.mean()
-
     # ------------------------------------------------------------------ the step
 
     def train_step(self, batches: BatchSource, step: int) -> Dict[str, torch.Tensor]:
@@ -176,8 +170,8 @@ class GAN(Method):
                 loss = loss + 0.5 * r1_weight * r1
                 extras["r1"] = r1.detach()
             total = total + loss
-            scores_real.append(self._score(real_logits))
-            scores_fake.append(self._score(fake_logits))
+            scores_real.append(self.score(real_logits))
+            scores_fake.append(self.score(fake_logits))
         return total, scores_real, scores_fake, extras
 
     def _g_update(self, fake, y_fake) -> Dict[str, torch.Tensor]:
@@ -234,7 +228,7 @@ class GAN(Method):
         def sample():
             inputs = self.preview_inputs(self.cfg.monitor.eval_n, EVAL_SEED)
             return self.preview(inputs), inputs.get("y")
-        return gan_diagnostics(self.cfg, self.spec, data.x, run_dir, self.loss_name in BCE_LOSSES, sample,
+        return gan_diagnostics(self.cfg, self.spec, data.x, run_dir, self.probabilities, sample,
                                self.device)
 
     def divergence_advice(self) -> str:

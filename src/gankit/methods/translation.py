@@ -15,7 +15,6 @@ from ..nn.translation import build_translation_net, network_spec
 from .base import DataSpec, Method
 from .optim import grad_norm, make_optimizer, set_requires_grad
 
-BCE_LOSSES = ("minimax", "ns")
 PREVIEW_ITEMS = 8  # images in a preview picture
 
 
@@ -49,7 +48,7 @@ class TranslationMethod(Method):
         if spec.kind not in self.data_kinds:
             raise ConfigError(f"method={cfg.method} needs data.name={' or '.join(self.data_kinds)} (got data.name="
                               f"{spec.name}, {spec.kind} data)")
-        self.opts = cfg.section(self.section)
+        self.opts = getattr(cfg, self.section)  # the method's registered config section
         self.loss_name = self.adversarial_loss()
         self.size = int(spec.shape[-1])
         self.specs: Dict[str, dict] = {}
@@ -95,11 +94,6 @@ class TranslationMethod(Method):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ losses and updates
-
-    def score(self, logits: torch.Tensor) -> torch.Tensor:
-        """D's mean verdict as logged: a probability for the BCE losses, the raw value otherwise."""
-        logits = logits.detach()
-        return torch.sigmoid(logits).mean() if self.loss_name in BCE_LOSSES else logits.mean()
 
     def d_loss(self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple:
         """Half of D's loss on one real and one fake batch (the papers halve D's objective), and D's scores."""
@@ -162,7 +156,7 @@ class TranslationMethod(Method):
             evaluation = InTrainingEvaluation(self, m.metrics)
             evaluator, names = evaluation, evaluation.names
         track = evaluation.track if names else None
-        return Diagnostics(self.cfg, run_dir, self.loss_name in BCE_LOSSES, evaluator, track,
+        return Diagnostics(self.cfg, run_dir, self.probabilities, evaluator, track,
                            directions={**DIRECTION, "cycle_psnr": False})
 
 

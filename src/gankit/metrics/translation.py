@@ -179,10 +179,7 @@ class InTrainingEvaluation:
             from .inception import InceptionFeatures
 
             self.inception = InceptionFeatures(cfg.monitor.inception_weights, device=method.device)
-        first = self.names[0]
-        self.track = first if first in ("l1", "fid", "psnr", "ssim", "psnr_y", "ssim_y", "cycle_psnr") else None
-        if first == "kid":
-            self.track = "kid_mean"
+        self.track = "kid_mean" if self.names[0] == "kid" else self.names[0]
 
     def __call__(self, step: int) -> Dict[str, float]:
         directions = self.method.directions(self.data, limit=self.method.cfg.monitor.eval_n)
