@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Image-to-image translation on CMP Facades (label map -> photo): identity, L1-only, pix2pix, CycleGAN.
 
-One table: the models are trained from their presets (facades-pix2pix, the same with the 70x70
-PatchGAN (pix2pix.d_layers=3), with pix2pix.lambda_gan=0 for the L1-only baseline, facades-cyclegan) by
+One table: the models are trained from their presets (facades-pix2pix, the same with
+pix2pix.lambda_gan=0 for the L1-only baseline, facades-cyclegan) by
 benchmarks/img2img_train.sh into runs/bench/, one after the other on this machine, and scored here on
 the 106 test pairs with `gankit.metrics.translation` (the code behind `gankit eval` and the
 in-training evaluation): FID and KID of the outputs against the real test photos (torch-fidelity's
@@ -34,7 +34,6 @@ from gankit.monitor.images import save_grid  # noqa: E402
 
 RUNS = {"L1-only": ("l1", "facades-pix2pix", ["pix2pix.lambda_gan=0"]),
         "pix2pix": ("pix2pix_d2", "facades-pix2pix", []),
-        "pix2pix, 70x70 PatchGAN": ("pix2pix_d3", "facades-pix2pix", ["pix2pix.d_layers=3"]),
         "CycleGAN": ("cyclegan", "facades-cyclegan", [])}
 ANCHORS = {"pix2pix": 119.1, "CycleGAN": 123.6}  # mmagic's FID of the official models, 256 px, 106 images
 METRICS = ["fid", "kid", "l1", "psnr", "ssim"]
@@ -113,6 +112,7 @@ def main() -> int:
             if "gflops" in facts[name]:
                 facts[name]["mfu"] = facts[name]["gflops"] / peak["median"]
         facts["peak"] = peak
+    facts["curves"] = {name: eval_curve(runs / sub) for name, (sub, _, _) in RUNS.items()}
     write_result(args.out, report(rows, facts, lines, size, len(test), timer))
     (RESULTS_DIR() / "img2img.json").write_text(json.dumps({"rows": rows, "training": facts}, indent=1, default=str))
     return 0
@@ -133,6 +133,29 @@ def picture(models: dict, test, path: Path) -> None:
     log(f"wrote {path}")
 
 
+def eval_curve(run: Path) -> dict:
+    """step -> (fid, kid) of a run's in-training evaluation records (metrics.jsonl)."""
+    out = {}
+    path = run / "metrics.jsonl"
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        rec = json.loads(line)
+        if "eval/fid" in rec:
+            out[rec["step"]] = (rec["eval/fid"], rec.get("eval/kid_mean"))
+    return out
+
+
+def curve_table(curves: dict) -> str:
+    """Markdown: one row per evaluated step, FID (KID) of each model that has an in-training curve."""
+    curves = {k: v for k, v in curves.items() if v}
+    if not curves:
+        return "(no in-training evaluation records)\n"
+    steps = sorted(set().union(*curves.values()))
+    head = "| step | " + " | ".join(curves) + " |\n|---|" + "---|" * len(curves) + "\n"
+    rows = "".join(f"| {s:,} | " + " | ".join(f"{c[s][0]:.1f} ({c[s][1]:.3f})" if s in c else "—"
+                                              for c in curves.values()) + " |\n" for s in steps)
+    return head + rows
+
+
 def _fmt(v, digits=3):
     return "n/a" if v is None else (f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:,.0f}")
 
@@ -151,8 +174,9 @@ def report(rows: dict, facts: dict, lines: list, size: int, n: int, timer) -> st
                  f"{r['ssim']:.3f} | {wall} | {ips} | {mfu} | {anchor} |\n")
     peak = facts.get("peak", {})
     training = "".join(f"- {name}: {json.dumps({k: v for k, v in f.items()})}\n" for name, f in facts.items()
-                       if name != "peak")
+                       if name not in ("peak", "curves"))
     out = "\n".join(lines)
+    curves = curve_table(facts.get("curves", {}))
     return f"""# Image-to-image translation on CMP Facades (label map -> photo)
 
 {head}{body}
@@ -164,11 +188,14 @@ def report(rows: dict, facts: dict, lines: list, size: int, n: int, timer) -> st
 - identity = the input label map copied (what FID gives when nothing is learned); L1-only = the pix2pix preset
   with `pix2pix.lambda_gan=0` (same U-Net, same budget, no discriminator).
 - Trained with the presets as shipped, one after another on this machine by `benchmarks/img2img_train.sh`:
-  `gankit train --preset facades-pix2pix`, the same with `pix2pix.d_layers=3` (70x70) and with
-  `pix2pix.lambda_gan=0`, `gankit train --preset facades-cyclegan`. Wall time is the whole command's. MFU = model FLOPs per step (FlopCounterMode, forward
+  `gankit train --preset facades-pix2pix` and the same with `pix2pix.lambda_gan=0` (both scoring the test set
+  every 2,000 steps), `gankit train --preset facades-cyclegan`. Wall time is the whole command's. MFU = model FLOPs per step (FlopCounterMode, forward
   and backward) x steps / wall seconds / the measured fp32 matmul peak ({_fmt(peak.get('median'))} GFLOP/s,
   {peak.get('kernel', 'n/a')}).
 
+FID / KID on the test set during training (the in-training evaluation, `monitor.eval_every=2000`):
+
+{curves}
 ![input | L1-only | pix2pix | CycleGAN | truth](img2img.png)
 
 *Rows: 8 test images; columns: input label map | L1-only | pix2pix | CycleGAN | real photo.*
@@ -185,7 +212,7 @@ Metric lines:
 ## Commands, machine, time
 
 - benchmark: `{command()}`
-- training: `bash benchmarks/img2img_train.sh` (the four runs into runs/bench/)
+- training: `bash benchmarks/img2img_train.sh` (the three runs into runs/bench/)
 - date: {today()}
 - machine: {machine()}
 - evaluation wall time: {timer}
