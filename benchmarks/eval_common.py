@@ -88,9 +88,71 @@ def eval_footer(lines: list, trained: dict, wall: str) -> str:
 """
 
 
+def training_footer(facts: dict, lines: list, training: str, wall) -> str:
+    """The closing sections of a results file of trained runs: facts per run, metric lines, commands, machine."""
+    import json
+
+    listed = "".join(f"- {name}: {json.dumps(f)}\n" for name, f in facts.items() if name not in ("peak", "curves"))
+    output = "\n".join(lines)
+    return f"""Training facts:
+
+{listed}
+Metric lines:
+
+```
+{output}
+```
+
+## Commands, machine, time
+
+- benchmark: `{command()}`
+- training: `{training}`
+- date: {today()}
+- machine: {machine()}
+- evaluation wall time: {wall}
+"""
+
+
 def write_result(name: str, text: str) -> Path:
     path = RESULTS / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.rstrip() + "\n")
     log(f"wrote {path}")
     return path
+
+
+# --------------------------------------------------------------------------- trained runs
+
+def training_facts(run: Path, preset: str, overrides: list, times: dict) -> dict:
+    """Steps, batch, wall seconds, images/s, FLOPs per step and MFU of one benchmark run."""
+    from speed import count_flops  # the speed benchmark's counting and peak
+
+    import torch
+
+    cfg = yaml_config(run)
+    steps, batch = cfg["train"]["steps"], cfg["train"]["batch_size"]
+    seconds = times.get(run.name)
+    data = [f"data.{k}={cfg['data'][k]}" for k in ("dir", "test_dir") if cfg["data"].get(k)]
+    flops = count_flops(preset, overrides + data, torch.device("cpu"))
+    facts = {"steps": steps, "batch": batch, "seconds": seconds, "flops_per_step": flops}
+    if seconds:
+        facts["images_per_s"] = steps * batch / seconds
+        facts["gflops"] = flops * steps / seconds / 1e9
+    return facts
+
+
+def yaml_config(run: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((run / "config.yaml").read_text())
+
+
+def read_times(path: Path) -> dict:
+    """name -> seconds from the training script's times.txt (`name rc=0 seconds=S` lines, last one wins)."""
+    out = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            parts = dict(p.split("=") for p in line.split()[1:])
+            if parts.get("rc") == "0":
+                out[line.split()[0]] = float(parts["seconds"])
+    return out

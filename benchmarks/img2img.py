@@ -24,7 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_common import INCEPTION, Timer, command, log, machine, today, write_result  # noqa: E402
+from eval_common import (INCEPTION, Timer, log, read_times,  # noqa: E402
+                         training_facts, training_footer, write_result)
 
 import gankit  # noqa: E402
 from gankit.data.paired import paired  # noqa: E402
@@ -39,38 +40,6 @@ ANCHORS = {"pix2pix": 119.1, "CycleGAN": 123.6}  # mmagic's FID of the official 
 METRICS = ["fid", "kid", "l1", "psnr", "ssim"]
 PICTURE_ITEMS = 8
 PICTURE_MODELS = ("L1-only", "pix2pix", "CycleGAN")
-
-
-def training_facts(run: Path, preset: str, overrides: list, times: dict) -> dict:
-    """Steps, batch, wall seconds, images/s, FLOPs per step and MFU of one benchmark run."""
-    from speed import count_flops  # the speed benchmark's counting and peak
-
-    cfg = yaml_config(run)
-    steps, batch = cfg["train"]["steps"], cfg["train"]["batch_size"]
-    seconds = times.get(run.name)
-    flops = count_flops(preset, overrides + [f"data.dir={cfg['data']['dir']}"], torch.device("cpu"))
-    facts = {"steps": steps, "batch": batch, "seconds": seconds, "flops_per_step": flops}
-    if seconds:
-        facts["images_per_s"] = steps * batch / seconds
-        facts["gflops"] = flops * steps / seconds / 1e9
-    return facts
-
-
-def yaml_config(run: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load((run / "config.yaml").read_text())
-
-
-def read_times(path: Path) -> dict:
-    """name -> seconds from the training script's times.txt (`name rc=0 seconds=S` lines, last one wins)."""
-    out = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            parts = dict(p.split("=") for p in line.split()[1:])
-            if parts.get("rc") == "0":
-                out[line.split()[0]] = float(parts["seconds"])
-    return out
 
 
 def main() -> int:
@@ -173,9 +142,6 @@ def report(rows: dict, facts: dict, lines: list, size: int, n: int, timer) -> st
         body += (f"| {name} | {r['fid']:.1f} | {r['kid_mean']:.3f} | {r['l1']:.3f} | {r['psnr']:.2f} | "
                  f"{r['ssim']:.3f} | {wall} | {ips} | {mfu} | {anchor} |\n")
     peak = facts.get("peak", {})
-    training = "".join(f"- {name}: {json.dumps({k: v for k, v in f.items()})}\n" for name, f in facts.items()
-                       if name not in ("peak", "curves"))
-    out = "\n".join(lines)
     curves = curve_table(facts.get("curves", {}))
     return f"""# Image-to-image translation on CMP Facades (label map -> photo)
 
@@ -200,23 +166,7 @@ FID / KID on the test set during training (the in-training evaluation, `monitor.
 
 *Rows: 8 test images; columns: input label map | L1-only | pix2pix | CycleGAN | real photo.*
 
-Training facts:
-
-{training}
-Metric lines:
-
-```
-{out}
-```
-
-## Commands, machine, time
-
-- benchmark: `{command()}`
-- training: `bash benchmarks/img2img_train.sh` (the three runs into runs/bench/)
-- date: {today()}
-- machine: {machine()}
-- evaluation wall time: {timer}
-"""
+{training_footer(facts, lines, 'bash benchmarks/img2img_train.sh', timer)}"""
 
 
 if __name__ == "__main__":

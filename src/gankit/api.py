@@ -38,7 +38,8 @@ def dataset_for(cfg: Config, **changes):
     d = {**dataclasses.asdict(cfg.data), **changes}
     return load_dataset(d["name"], dir=d["dir"], size=d["size"], channels=d["channels"], split=d["split"],
                         n=d["n"], seed=cfg.seed, on_corrupt=d["on_corrupt"], download=d["download"],
-                        direction=d["direction"], dir_a=d["dir_a"], dir_b=d["dir_b"], jitter=d["jitter"])
+                        direction=d["direction"], dir_a=d["dir_a"], dir_b=d["dir_b"], jitter=d["jitter"],
+                        scale=d["scale"], crop=d["crop"], test_dir=d["test_dir"])
 
 
 def default_run_dir(cfg: Config) -> Path:
@@ -129,4 +130,32 @@ def evaluate_translation(run, metrics: Optional[str] = None, n: Optional[int] = 
                                {"split": data.info.get("split", split), "size": data.shape[-1], "step": model.step})
 
 
-__all__ = ["train", "evaluate_translation", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]
+def evaluate_sr(run, metrics: Optional[str] = None, n: Optional[int] = None, *, data_dir: Optional[str] = None,
+                split: str = "test", inception_weights: Optional[str] = None, device: Union[str, torch.device] = "cpu",
+                log=None):
+    """Score a super-resolution run on whole HR images: its data.test_dir (split=test; `data_dir` replaces it:
+    comma-separated folders) or its training folders (split=train), with `gankit.metrics.sr`."""
+    from .generator import read_checkpoint
+    from .metrics.sr import INCEPTION, parse_sr_names, sr_results
+    from .models import load_upscaler
+
+    model = load_upscaler(run, device)
+    ck, cfg, _ = read_checkpoint(run)
+    key = "test_dir" if split == "test" else "dir"
+    if split == "test" and not (data_dir or cfg.data.test_dir):
+        raise ConfigError("this SR run has no data.test_dir: pass --data-dir FOLDER of HR test images (e.g. Set5)")
+    data = dataset_for(cfg, split=split, channels=None, **({key: data_dir} if data_dir else {}))
+    names = parse_sr_names(metrics)
+    inception = None
+    if any(name in INCEPTION for name in names):
+        from .metrics.inception import InceptionFeatures
+
+        inception = InceptionFeatures(inception_weights, device=device)
+    if log:
+        log(f"{len(data)} {split} images of '{data.info.get('dir')}', x{data.scale}, metrics {', '.join(names)}")
+    return sr_results(model.upscale, data, names, inception, limit=n,
+                      protocol={"split": split, "set": data.info.get("dir"), "step": model.step,
+                                **(ck.meta.get("protocol") or {})})
+
+
+__all__ = ["train", "evaluate_translation", "evaluate_sr", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]

@@ -39,6 +39,10 @@ def check_names(cfg) -> None:
     if cfg.monitor.metrics != "auto":
         if cfg.method == "gan":
             parse_metrics(cfg.monitor.metrics)
+        elif cfg.method == "sr":
+            from .metrics.sr import parse_sr_names
+
+            parse_sr_names(cfg.monitor.metrics)
         else:
             from .metrics.translation import parse_names
 

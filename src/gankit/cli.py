@@ -1,4 +1,4 @@
-"""`gankit` command line: train | sample | translate | eval | presets | info."""
+"""`gankit` command line: train | sample | translate | upscale | eval | presets | info."""
 from __future__ import annotations
 
 import argparse
@@ -87,12 +87,13 @@ def _cmd_sample(args) -> int:
     import torch
 
     from .api import select_device
-    from .models import Translator, load
+    from .models import Translator, Upscaler, load
 
     gen = load(args.checkpoint, device=select_device(args.device, "--device"))
-    if isinstance(gen, Translator):
-        raise ConfigError(f"'{args.checkpoint}' is a {gen.method} run (image-to-image): it translates images rather "
-                          "than sampling noise; use `gankit translate RUN INPUT... --out DIR`")
+    if isinstance(gen, (Translator, Upscaler)):
+        verb = "translate" if isinstance(gen, Translator) else "upscale"
+        raise ConfigError(f"'{args.checkpoint}' is a {gen.method} run (image-to-image): it {verb}s images rather "
+                          f"than sampling noise; use `gankit {verb} RUN INPUT... --out DIR`")
     target, n, per_row = _sample_target(args.out, gen.spec.kind), args.n, None
     if args.class_grid:
         if not gen.num_classes:
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_cmd_info)
     from .cli_eval import add_commands; add_commands(sub)  # noqa: E702
     from .cli_translate import add_command; add_command(sub)  # noqa: E702
+    from .cli_upscale import add_command as add_upscale; add_upscale(sub)  # noqa: E702
     return p
 
 

@@ -41,12 +41,13 @@ def _cmd_eval(args) -> int:
     device = select_device(args.device, "--device")
     if args.out:
         check_writable(Path(args.out))
-    if args.source and _is_translation_run(args.source):
-        from .api import evaluate_translation
+    task = _task(args.source) if args.source else None
+    if task in ("translate", "upscale"):
+        from .api import evaluate_sr, evaluate_translation
 
-        results = evaluate_translation(args.source, args.metrics, args.n, data_dir=args.data_dir, split=args.split,
-                                       inception_weights=args.inception_weights, device=device,
-                                       log=None if args.quiet else _log)
+        score = evaluate_translation if task == "translate" else evaluate_sr
+        results = score(args.source, args.metrics, args.n, data_dir=args.data_dir, split=args.split,
+                        inception_weights=args.inception_weights, device=device, log=None if args.quiet else _log)
     else:
         results = evaluate(folders if args.real else args.source, args.metrics, args.n,
                            inception_weights=args.inception_weights, classifier=args.classifier,
@@ -62,11 +63,12 @@ def _cmd_eval(args) -> int:
     return 0
 
 
-def _is_translation_run(source) -> bool:
-    """Whether a run directory / checkpoint holds an image-to-image model (pix2pix, CycleGAN)."""
+def _task(source):
+    """"translate" (pix2pix, CycleGAN), "upscale" (SR) or None (a GAN run, or not a checkpoint)."""
     from .generator import read_checkpoint
 
-    return "translate" in (read_checkpoint(source)[0].meta.get("tasks") or {})
+    tasks = read_checkpoint(source)[0].meta.get("tasks") or {}
+    return next((t for t in ("translate", "upscale") if t in tasks), None)
 
 
 def _cmd_classifier_train(args) -> int:

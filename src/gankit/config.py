@@ -50,7 +50,7 @@ def _opt(default, *, choices=None, min=None, max=None, help=""):
 @dataclass
 class DataConfig:
     name: str = _opt("digits", help="data source: digits, mnist, fashion-mnist, stacked-mnist, folder, ring, grid, "
-                                       "fake, paired, unpaired")
+                                       "fake, paired, unpaired, sr")
     dir: Optional[str] = _opt(None, help="folder holding the data files (mnist, fashion-mnist, folder)")
     size: Optional[int] = _opt(None, min=2, help="image side in pixels (None: the source's own)")
     channels: Optional[int] = _opt(None, choices=[1, 3, None])
@@ -62,6 +62,9 @@ class DataConfig:
     dir_a: Optional[str] = _opt(None, help="unpaired: folder of domain A images (default data.dir/trainA)")
     dir_b: Optional[str] = _opt(None, help="unpaired: folder of domain B images (default data.dir/trainB)")
     jitter: bool = _opt(True, help="paired/unpaired: random jitter (resize to 1.12x, random crop, flip)")
+    scale: int = _opt(4, choices=[2, 3, 4], help="sr: the upscaling factor (LR = bicubic downscale of HR)")
+    crop: int = _opt(96, min=2, help="sr: HR training crop side in pixels (a multiple of data.scale)")
+    test_dir: Optional[str] = _opt(None, help="sr: HR test images (folders, comma-separated) for evaluation")
 
 
 @dataclass

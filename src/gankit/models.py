@@ -1,7 +1,8 @@
 """`gankit.load(path)`: a trained run as a model with task verbs, rebuilt from its checkpoint alone.
 
 A GAN run loads as a `LoadedGenerator` (`.sample(n, y)`); an image-to-image run (pix2pix, CycleGAN)
-as a `Translator` (`.translate(images, direction)`). The networks are rebuilt from the class names
+as a `Translator` (`.translate(images, direction)`); a super-resolution run as an `Upscaler`
+(`.upscale(images)`). The networks are rebuilt from the class names
 and constructor arguments stored in the checkpoint (`meta["networks"]`), not from the training config.
 The CLI verbs (`sample`, `translate`) and the server call these, never method internals.
 """
@@ -20,9 +21,31 @@ from .tiling import translate_any_size
 
 Images = Union[torch.Tensor, Sequence[torch.Tensor]]
 TILE, OVERLAP = 512, 64  # inference tiles (pixels): bounded memory for any image size
+UPSCALE_TILE, UPSCALE_OVERLAP = 192, 48  # super-resolution tiles, in input (LR) pixels
 
 
-class Translator(nn.Module):
+class ImageModel(nn.Module):
+    """What the image-to-image models share: one image, a batch, or a list of images of different sizes."""
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _each(self, images: Images, one, verb: str) -> Images:
+        """`one((1, C, H, W))` for every image: a (C, H, W) image, an (N, C, H, W) batch or a list of them."""
+        if isinstance(images, torch.Tensor) and images.ndim in (3, 4):
+            batch = images if images.ndim == 4 else images.unsqueeze(0)
+            out = [one(x.unsqueeze(0)) for x in batch]
+            if images.ndim == 3:
+                return out[0][0]
+            return torch.cat(out)
+        if isinstance(images, (list, tuple)):
+            return [self._each(x, one, verb) for x in images]
+        raise ConfigError(f"{verb} takes an image tensor (C, H, W), a batch (N, C, H, W) or a list of images; "
+                          f"got {type(images).__name__} {tuple(getattr(images, 'shape', ()))}")
+
+
+class Translator(ImageModel):
     """Image-to-image generators by direction; `.translate` takes images of any size in [-1, 1]."""
 
     def __init__(self, generators: Dict[str, nn.Module], method: str, step: int, default: str, spec):
@@ -34,10 +57,6 @@ class Translator(nn.Module):
     @property
     def directions(self) -> List[str]:
         return list(self.generators)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
 
     def _net(self, direction: Optional[str]) -> nn.Module:
         direction = direction or self.default
@@ -55,14 +74,7 @@ class Translator(nn.Module):
         larger than `tile` go through overlapping tiles with blended seams). The output keeps each input's
         channel count (gray in, gray out), converting to and from the network's channels where they differ."""
         net = self._net(direction)
-        if isinstance(images, torch.Tensor) and images.ndim in (3, 4):
-            batch = images if images.ndim == 4 else images.unsqueeze(0)
-            out = torch.cat([self._one(net, x.unsqueeze(0), tile, overlap) for x in batch])
-            return out if images.ndim == 4 else out[0]
-        if isinstance(images, (list, tuple)):
-            return [self.translate(x, direction, tile, overlap) for x in images]
-        raise ConfigError(f"translate takes an image tensor (C, H, W), a batch (N, C, H, W) or a list of images; "
-                          f"got {type(images).__name__} {tuple(getattr(images, 'shape', ()))}")
+        return self._each(images, lambda x: self._one(net, x, tile, overlap), "translate")
 
     def _one(self, net: nn.Module, x: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
         if x.shape[1] not in (1, 3) or min(x.shape[-2:]) < 1:
@@ -74,6 +86,44 @@ class Translator(nn.Module):
         inp = pad_at_least(inp, getattr(net, "min_size", 1))  # e.g. the ResNet's reflection pads need 8 px
         out = translate_any_size(lambda t: net(t).float(), inp, multiple=net.multiple, tile=tile, overlap=overlap)
         return match_channels(out[..., :h, :w].clamp(-1, 1), x.shape[1]).cpu()
+
+
+class Upscaler(ImageModel):
+    """A super-resolution generator; `.upscale` takes images of any size in [-1, 1]."""
+
+    def __init__(self, net: nn.Module, method: str, step: int, spec):
+        super().__init__()
+        self.net, self.scale, self.method, self.step, self.spec = net, int(net.scale), method, step, spec
+        self.eval()
+
+    @torch.no_grad()
+    def upscale(self, images: Images, scale: Optional[int] = None, tile: int = UPSCALE_TILE,
+                overlap: int = UPSCALE_OVERLAP) -> Images:
+        """Upscale one (C, H, W) image, a batch (N, C, H, W) or a list of images by the run's scale.
+
+        Values in [-1, 1]; any H x W of at least 2 x 2 (images larger than `tile` LR pixels go through
+        overlapping tiles with blended seams, so memory stays bounded). Gray stays gray, RGB stays RGB;
+        an RGBA image's alpha is upscaled bicubically (MATLAB-style, `gankit.data.resize`)."""
+        if scale is not None and scale != self.scale:
+            raise ConfigError(f"this model upscales x{self.scale}, not x{scale}; pass --scale {self.scale} or train a "
+                              f"run with data.scale={scale}")
+        return self._each(images, lambda x: self._one(x, tile, overlap), "upscale")
+
+    def _one(self, x: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
+        from .data.resize import imresize
+
+        if x.shape[1] not in (1, 3, 4) or min(x.shape[-2:]) < 2:
+            raise ConfigError(f"an image to upscale must have 1, 3 or 4 (RGBA) channels and at least 2x2 pixels, got "
+                              f"shape {tuple(x.shape[1:])}")
+        x = x.float()
+        colour, alpha = (x[:, :3], x[:, 3:]) if x.shape[1] == 4 else (x, None)
+        inp = match_channels(colour.to(self.device), self.net.config["channels"])
+        out = translate_any_size(lambda t: self.net(t).float(), inp, multiple=1, tile=tile, overlap=overlap,
+                                 scale=self.scale)
+        out = match_channels(out.clamp(-1, 1), colour.shape[1]).cpu()
+        if alpha is not None:
+            out = torch.cat([out, imresize(alpha.cpu(), scale=self.scale).clamp(-1, 1)], 1)
+        return out
 
 
 def pad_at_least(x: torch.Tensor, side: int) -> torch.Tensor:
@@ -92,30 +142,49 @@ def match_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     return (x * weights).sum(1, keepdim=True)
 
 
-def load(path, device: Union[str, torch.device] = "cpu") -> Union[LoadedGenerator, Translator]:
-    """The model of a run directory or checkpoint: a `LoadedGenerator` or a `Translator`."""
+def load(path, device: Union[str, torch.device] = "cpu") -> Union[LoadedGenerator, Translator, Upscaler]:
+    """The model of a run directory or checkpoint: a `LoadedGenerator`, a `Translator` or an `Upscaler`."""
     ck, cfg, spec = read_checkpoint(path)
     tasks = ck.meta.get("tasks") or {}
+    if "upscale" in tasks:
+        net = _network(ck, next(iter(tasks["upscale"].values())))
+        return Upscaler(net, cfg.method, ck.step, spec).to(device)
     if "translate" not in tasks:
         return load_generator(path, device)
-    specs = ck.meta.get("networks") or {}
-    generators = {}
-    for direction, name in tasks["translate"].items():
-        if name not in specs:
-            raise CheckpointError(f"checkpoint '{ck.path}' does not describe network {name}; use a checkpoint "
-                                  "written by `gankit train`")
-        net = build_from_spec(specs[name], f"checkpoint '{ck.path}'")
-        weights, _ = split_weights(ck.weights, name)
-        load_weights(net, weights, ck.path)
-        generators[direction] = net
+    generators = {direction: _network(ck, name) for direction, name in tasks["translate"].items()}
     return Translator(generators, cfg.method, ck.step, cfg.data.direction if cfg.data.direction in generators
                       else next(iter(generators)), spec).to(device)
 
 
+def _network(ck, name: str) -> nn.Module:
+    """Network `name` of a checkpoint, rebuilt from its stored description and weights."""
+    specs = ck.meta.get("networks") or {}
+    if name not in specs:
+        raise CheckpointError(f"checkpoint '{ck.path}' does not describe network {name}; use a checkpoint "
+                              "written by `gankit train`")
+    net = build_from_spec(specs[name], f"checkpoint '{ck.path}'")
+    load_weights(net, split_weights(ck.weights, name)[0], ck.path)
+    return net
+
+
 def load_translator(path, device: Union[str, torch.device] = "cpu") -> Translator:
     """`load(path)` for the `translate` verb: a one-line error for a run that does not translate."""
-    model = load(path, device)
-    if not isinstance(model, Translator):
-        raise ConfigError(f"'{path}' is a {model.spec.name} GAN run (noise -> images), not an image-to-image model: "
-                          "translate needs a pix2pix or cyclegan run; use `gankit sample` for this one")
-    return model
+    return _expect(load(path, device), Translator, path, "translate needs a pix2pix or cyclegan run")
+
+
+def load_upscaler(path, device: Union[str, torch.device] = "cpu") -> Upscaler:
+    """`load(path)` for the `upscale` verb: a one-line error for a run that does not upscale."""
+    return _expect(load(path, device), Upscaler, path, "upscale needs a super-resolution (method=sr) run")
+
+
+def _expect(model, kind: type, path, need: str):
+    if isinstance(model, kind):
+        return model
+    if isinstance(model, Translator):
+        what = f"an image-to-image ({model.method}) run"
+    elif isinstance(model, Upscaler):
+        what = "a super-resolution run"
+    else:
+        what = f"a {model.spec.name} GAN run (noise -> images)"
+    verbs = {Translator: "`gankit translate`", Upscaler: "`gankit upscale`"}.get(type(model), "`gankit sample`")
+    raise ConfigError(f"'{path}' is {what}: {need}; use {verbs} for this one")

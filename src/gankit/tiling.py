@@ -1,4 +1,4 @@
-"""Run a fully convolutional image-to-image network on images of any size.
+"""Run a fully convolutional image-to-image (or, with `scale`, super-resolution) network on images of any size.
 
 The image is (conceptually) padded at the bottom and right to a multiple of the network's
 ``multiple`` (reflect padding; replicate where the image is too small to reflect). Small images go
@@ -118,43 +118,44 @@ def _ramps(starts: List[int], size: int, device: torch.device) -> List[Tensor]:
     ]
 
 
-def _run(fn: ImageFn, inp: Tensor, multiple: int) -> Tensor:
-    """``fn(inp)`` validated to keep the batch and spatial size."""
+def _run(fn: ImageFn, inp: Tensor, multiple: int, scale: int) -> Tensor:
+    """``fn(inp)`` validated to keep the batch and give ``scale`` times the spatial size."""
     out = fn(inp)
-    if not isinstance(out, Tensor) or out.ndim != 4 or out.shape[0] != 1 or out.shape[-2:] != inp.shape[-2:]:
+    want = (inp.shape[-2] * scale, inp.shape[-1] * scale)
+    if not isinstance(out, Tensor) or out.ndim != 4 or out.shape[0] != 1 or tuple(out.shape[-2:]) != want:
         raise GankitError(
-            f"fn turned a {tuple(inp.shape)} input into {tuple(getattr(out, 'shape', ()))}; "
-            f"translate_any_size needs a fully convolutional net that keeps h x w (multiples of {multiple})"
+            f"fn turned a {tuple(inp.shape)} input into {tuple(getattr(out, 'shape', ()))}; translate_any_size "
+            f"needs a fully convolutional net that maps h x w (multiples of {multiple}) to {scale}h x {scale}w"
         )
     return out
 
 
-def _translate_one(fn: ImageFn, x: Tensor, multiple: int, tile: int, overlap: int) -> Tensor:
-    """One ``(1, C, H, W)`` image -> ``(1, C', H, W)`` float32."""
+def _translate_one(fn: ImageFn, x: Tensor, multiple: int, tile: int, overlap: int, s: int = 1) -> Tensor:
+    """One ``(1, C, H, W)`` image -> ``(1, C', s H, s W)`` float32."""
     h, w = x.shape[-2:]
     hp, wp = h + (-h % multiple), w + (-w % multiple)
     if hp <= tile and wp <= tile:
-        padded, size = pad_to_multiple(x, multiple)
-        out = crop(_run(fn, padded, multiple), size).to(device=x.device, dtype=torch.float32)
+        padded, _ = pad_to_multiple(x, multiple)
+        out = crop(_run(fn, padded, multiple, s), (s * h, s * w)).to(device=x.device, dtype=torch.float32)
         return out.clone() if out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr() else out
 
     stride = tile - overlap
     rows, cols = _starts(hp, tile, stride), _starts(wp, tile, stride)
     th, tw = min(tile, hp), min(tile, wp)
     out = weight = None
-    for y0, wy in zip(rows, _ramps(rows, th, x.device)):
-        for x0, wx in zip(cols, _ramps(cols, tw, x.device)):
-            y1, x1 = min(y0 + th, h), min(x0 + tw, w)  # the window's part inside the image
+    for y0, wy in zip(rows, _ramps([s * r for r in rows], s * th, x.device)):
+        for x0, wx in zip(cols, _ramps([s * c for c in cols], s * tw, x.device)):
             window = _window(x, y0, x0, th, tw, (hp, wp))
-            y = _run(fn, window, multiple)[..., : y1 - y0, : x1 - x0].to(device=x.device, dtype=torch.float32)
+            o0, p0, o1, p1 = s * y0, s * x0, s * min(y0 + th, h), s * min(x0 + tw, w)  # inside the image, output px
+            y = _run(fn, window, multiple, s)[..., : o1 - o0, : p1 - p0].to(device=x.device, dtype=torch.float32)
             if out is None:
-                out = torch.zeros((1, y.shape[1], h, w), dtype=torch.float32, device=x.device)
-                weight = torch.zeros((1, 1, h, w), dtype=torch.float32, device=x.device)
+                out = torch.zeros((1, y.shape[1], s * h, s * w), dtype=torch.float32, device=x.device)
+                weight = torch.zeros((1, 1, s * h, s * w), dtype=torch.float32, device=x.device)
             elif y.shape[1] != out.shape[1]:
                 raise GankitError(f"fn returned {y.shape[1]} channels for one tile and {out.shape[1]} for another; "
                                   "fn must be deterministic in its output channels")
-            wt = (wy[: y1 - y0, None] * wx[None, : x1 - x0])[None, None]
-            acc, total = out[..., y0:y1, x0:x1], weight[..., y0:y1, x0:x1]
+            wt = (wy[: o1 - o0, None] * wx[None, : p1 - p0])[None, None]
+            acc, total = out[..., o0:o1, p0:p1], weight[..., o0:o1, p0:p1]
             total += wt
             # running weighted mean: equals sum(w * y) / sum(w), and is exact where the tiles agree
             share = torch.where(total > 0, wt / total.clamp_min(torch.finfo(torch.float32).tiny), 0.0)
@@ -163,19 +164,21 @@ def _translate_one(fn: ImageFn, x: Tensor, multiple: int, tile: int, overlap: in
     return out
 
 
-def translate_any_size(fn: ImageFn, x: Tensor, multiple: int, tile: int = 512, overlap: int = 64) -> Tensor:
-    """Apply ``fn`` (``(1, C, h, w) -> (1, C', h, w)`` for h, w multiples of ``multiple``) to ``x`` of any size.
+def translate_any_size(fn: ImageFn, x: Tensor, multiple: int, tile: int = 512, overlap: int = 64,
+                       scale: int = 1) -> Tensor:
+    """Apply ``fn`` (``(1, C, h, w) -> (1, C', scale h, scale w)`` for h, w multiples of ``multiple``: an
+    image-to-image network, or a super-resolution one with ``scale`` > 1) to ``x`` of any size.
 
     ``x`` is ``(1, C, H, W)`` (N > 1 is looped over), H, W >= 1. ``tile`` is rounded down and
     ``overlap`` up to multiples of ``multiple``; images that fit in one tile after padding run once,
     others in overlapping tiles blended without seams (see the module docstring). ``fn`` never sees
-    an input larger than ``tile`` x ``tile`` and runs under ``torch.no_grad()``. Returns float32
-    ``(N, C', H, W)`` on ``x``'s device.
+    an input larger than ``tile`` x ``tile`` (input pixels) and runs under ``torch.no_grad()``; the blend
+    ramps are laid out in output pixels. Returns float32 ``(N, C', scale H, scale W)`` on ``x``'s device.
     """
     if not callable(fn):
         raise ConfigError(f"fn must be callable (an image-to-image network), got {type(fn).__name__}")
     _check_image(x)
-    multiple = _int_arg(multiple, "multiple", 1)
+    multiple, scale = _int_arg(multiple, "multiple", 1), _int_arg(scale, "scale", 1)
     tile, overlap = _int_arg(tile, "tile", 1), _int_arg(overlap, "overlap", 0)
     if overlap >= tile:
         raise ConfigError(f"overlap ({overlap}) must be smaller than tile ({tile}); lower overlap or raise tile")
@@ -189,14 +192,14 @@ def translate_any_size(fn: ImageFn, x: Tensor, multiple: int, tile: int = 512, o
             "leaving no stride; raise tile or lower overlap"
         )
     with torch.no_grad():
-        first = _translate_one(fn, x[:1], multiple, tile_m, overlap_m)
+        first = _translate_one(fn, x[:1], multiple, tile_m, overlap_m, scale)
         if x.shape[0] == 1:
             return first
         out = torch.empty((x.shape[0],) + first.shape[1:], dtype=torch.float32, device=x.device)
         out[0] = first[0]
         del first
         for n in range(1, x.shape[0]):
-            out[n] = _translate_one(fn, x[n : n + 1], multiple, tile_m, overlap_m)[0]
+            out[n] = _translate_one(fn, x[n : n + 1], multiple, tile_m, overlap_m, scale)[0]
     return out
 
 

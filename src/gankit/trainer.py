@@ -116,7 +116,7 @@ class Trainer:
     def meta(self) -> dict:
         return {"step": self.step, "total_steps": self.total, "config": self.cfg.to_dict(),
                 "data": self.spec.to_dict(), "method": self.cfg.method, "networks": self.method.network_specs(),
-                "tasks": self.method.tasks(), "torch": torch.__version__,
+                "tasks": self.method.tasks(), "protocol": self.method.protocol, "torch": torch.__version__,
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
     def save(self, name: Optional[str] = None, alone: bool = False) -> Path:
@@ -236,6 +236,8 @@ class Trainer:
             if self.step >= self.total:
                 raise ConfigError(f"the run in '{self.run_dir}' already finished ({self.step} of {self.total} steps); "
                                   f"to train on, resume with a larger budget, e.g. train.steps={2 * self.step}")
+        else:
+            self.method.initialize()
         self._prepare_dir(resumed=resume_from is not None)
         t = self.cfg.train
         progress = Progress(self.total, start=self.step, mode=t.progress if self.main else "none")

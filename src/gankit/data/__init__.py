@@ -15,6 +15,7 @@ from gankit.data.sampler import BatchSampler
 from gankit.data.paired import paired
 from gankit.data.toy import MIXTURES, grid, mixture_means, mixture_std, ring
 from gankit.data.unpaired import unpaired
+from gankit.data.sr import sr
 from gankit.data.stacked import stacked_mnist
 from gankit.errors import DataError
 
@@ -23,7 +24,7 @@ __all__ = ["Dataset", "SOURCES", "load_dataset", "BatchSampler", "MIXTURES", "mi
 SOURCES: dict[str, Callable[..., Dataset]] = {
     "digits": digits, "mnist": mnist, "fashion-mnist": fashion_mnist, "folder": folder,
     "ring": ring, "grid": grid, "fake": fake,
-    "stacked-mnist": stacked_mnist, "paired": paired, "unpaired": unpaired,
+    "stacked-mnist": stacked_mnist, "paired": paired, "unpaired": unpaired, "sr": sr,
 }
 SPLITS = ("train", "test")
 ON_CORRUPT = ("error", "skip")

@@ -11,8 +11,9 @@ from .base import DataSpec, Method
 from .cyclegan import CycleGAN
 from .gan import GAN
 from .pix2pix import Pix2Pix
+from .sr import SR
 
-METHODS = {"gan": GAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN}
+METHODS = {"gan": GAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "sr": SR}
 for _name in METHODS:
     register_method(_name)
 

@@ -219,6 +219,9 @@ class Method:
     def setup(self, total_steps: int) -> None:
         self.total_steps = max(1, total_steps)
 
+    def initialize(self) -> None:
+        """Called once before the first step of a new run (not on resume), e.g. to load another run's weights."""
+
     def schedule_lr(self, step: int) -> None:
         """Apply `optim.lr_decay` to every optimizer (stateless in the step, so resume is exact)."""
         o = self.cfg.optim
@@ -260,6 +263,11 @@ class Method:
 
     def tasks(self) -> Dict[str, dict]:
         """What a loaded model of this method can do, e.g. {"translate": {"AtoB": "G_AB", "BtoA": "G_BA"}}."""
+        return {}
+
+    @property
+    def protocol(self) -> dict:
+        """Facts about how the losses were computed (e.g. which feature network), for checkpoints and results."""
         return {}
 
     def network_specs(self) -> Dict[str, dict]:

@@ -1,4 +1,4 @@
-"""Registry of the image-to-image networks, and their self-description in checkpoints.
+"""Registry of the image-to-image and super-resolution networks, and their self-description in checkpoints.
 
 A checkpoint stores, beside each network's weights, `{"class": name, "config": constructor arguments}`
 (`network_spec`); `build_from_spec` rebuilds exactly that network without the training config.
@@ -12,10 +12,11 @@ from torch import nn
 from ..errors import CheckpointError, ConfigError
 from .patchgan import PatchDiscriminator
 from .resnet import ResNetGenerator
+from .srresnet import SR_NETS
 from .unet import UNetGenerator
 
 TRANSLATION_NETS: dict[str, type] = {"UNetGenerator": UNetGenerator, "ResNetGenerator": ResNetGenerator,
-                                     "PatchDiscriminator": PatchDiscriminator}
+                                     "PatchDiscriminator": PatchDiscriminator, **SR_NETS}
 
 
 def build_translation_net(name: str, args: dict) -> nn.Module:
