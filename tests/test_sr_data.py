@@ -72,7 +72,7 @@ def test_corrupt_file_is_named_or_skipped(hr_dir):
 
 
 def test_test_split_keeps_whole_images_and_gray(tmp_path, hr_dir):
-    write_hr(tmp_path / "test", sizes=[(21, 30), (17, 17)], gray=[1], prefix="t")
+    write_hr(tmp_path / "test", sizes=[(21, 30), (20, 20)], gray=[1], prefix="t")
     data = sr(dir=str(hr_dir), test_dir=str(tmp_path / "test"), split="test", scale=4, crop=16)
     items = list(data.items())
     assert [i["names"] for i in items] == [["t0"], ["t1"]]
@@ -81,7 +81,12 @@ def test_test_split_keeps_whole_images_and_gray(tmp_path, hr_dir):
     assert items[0]["hr"].min() >= -1 and items[0]["hr"].max() <= 1
     with pytest.raises(DataError) as err:
         sr(dir=str(hr_dir), split="test", scale=4, crop=16)
-    assert "data.test_dir is not set" in one_line(err)
+    assert "data.test_dir is not set" in one_line(err) and "pass data.test_dir=" in str(err.value)
+    write_hr(tmp_path / "tiny", sizes=[(40, 40), (18, 30)], prefix="s")
+    with pytest.raises(DataError) as err:
+        sr(test_dir=str(tmp_path / "tiny"), split="test", scale=4, crop=16)
+    assert "'s1' is smaller than 19 px" in one_line(err)
+    assert len(sr(dir=str(hr_dir), test_dir=str(tmp_path / "test"), split="test", n=1)) == 2  # n caps training only
 
 
 def test_dihedral_gives_the_eight_symmetries():

@@ -62,7 +62,7 @@ def test_loaded_upscaler_any_size_gray_and_alpha(srresnet_run):
     assert (up[3, :, 1:] >= up[3, :, :-1] - 1e-3).all()  # the alpha ramp stays a ramp
     batch = model.upscale(torch.stack([rgb, -rgb]))
     assert tuple(batch.shape) == (2, 3, 28, 20) and torch.allclose(batch[0], out, atol=1e-6)
-    for bad in (torch.zeros(3, 1, 5), torch.zeros(3, 0, 4), torch.zeros(2, 5, 5)):
+    for bad in (torch.zeros(3, 1, 5), torch.zeros(3, 0, 4), torch.zeros(5, 5, 5)):
         with pytest.raises(ConfigError) as err:
             model.upscale(bad)
         assert "\n" not in str(err.value)
@@ -181,3 +181,22 @@ def test_eval_cli_scores_the_test_images(srresnet_run, capsys):
     assert all(r["n"] == 2 and r["border"] == 4 and r["scale"] == 4 for r in rows)
     assert rows[0]["pixel_loss"] == "mse" and rows[0]["content"] == "none"  # the run's loss protocol
     assert 5 < rows[0]["values"]["value"] < 60
+
+
+def test_config_mistakes_fail_before_loading(data_dirs, tmp_path):
+    train, _ = data_dirs
+    with pytest.raises(ConfigError) as err:
+        api.train(None, overrides=sr_overrides(train, tmp_path / "x", "train.steps=1", "data.crop=20", base=SRGAN))
+    assert "data.crop=20 must be a multiple of 16" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        api.train(None, overrides=[f"data.dir={train}", "data.name=sr", "data.crop=16", f"run.dir={tmp_path / 'g'}",
+                                   "train.steps=1", "train.progress=none"])
+    assert "method=gan needs images or points, not sr data" in str(err.value) and "use method=sr" in str(err.value)
+
+
+def test_gray_alpha_stays_gray(srresnet_run):
+    model = gankit.load(srresnet_run)
+    la = torch.stack([torch.rand(6, 7) * 2 - 1, torch.ones(6, 7)])
+    up = model.upscale(la)
+    assert tuple(up.shape) == (2, 24, 28) and torch.allclose(up[1], torch.ones(24, 28), atol=1e-6)
+    assert torch.allclose(up[:1], model.upscale(la[:1]), atol=1e-6)

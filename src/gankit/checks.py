@@ -47,4 +47,7 @@ def check_names(cfg) -> None:
             from .metrics.translation import parse_names
 
             parse_names(cfg.monitor.metrics, paired=cfg.data.name == "paired")
+    if cfg.method == "sr" and cfg.sr.adversarial > 0 and cfg.data.crop % 16:
+        raise ConfigError(f"data.crop={cfg.data.crop} must be a multiple of 16 with sr.adversarial > 0 (SRGAN's "
+                          "discriminator halves it 4 times): use e.g. data.crop=96")
     parse_device(cfg.train.device)

@@ -14,6 +14,8 @@ EVAL_DESCRIPTION = (
     "and Stacked-MNIST modes use the digit classifier of `gankit classifier train`; modes on ring/grid runs "
     "follows PacGAN. Image-to-image runs (pix2pix, CycleGAN) are scored on their test split: l1, psnr, ssim, psnr_y, "
     "ssim_y against the ground truth, fid and kid of the outputs against the real targets, cycle_psnr (CycleGAN). "
+    "Super-resolution runs are scored on whole images of their data.test_dir (--data-dir replaces it): psnr_y, "
+    "ssim_y, psnr, ssim with a scale-pixel border, fid and kid on 96-px patches. "
     "Every line states its protocol (n, split, feature network, weights sha256).")
 
 

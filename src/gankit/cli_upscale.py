@@ -17,7 +17,7 @@ _ALPHA_MODES = {"RGBA", "LA", "PA", "La", "RGBa"}
 
 
 def read_keeping_alpha(path: Path) -> torch.Tensor:
-    """uint8 (C, H, W): C = 4 for images with transparency, else as `read_image` (1 gray, 3 RGB)."""
+    """uint8 (C, H, W): C = 2 (gray + alpha) or 4 (RGBA) for images with transparency, else as `read_image`."""
     from PIL import Image, ImageOps
 
     from .data.translation_common import read_image
@@ -26,7 +26,8 @@ def read_keeping_alpha(path: Path) -> torch.Tensor:
         transparent = im.mode in _ALPHA_MODES or (im.mode == "P" and "transparency" in im.info)
         if not transparent:
             return read_image(path)
-        im = ImageOps.exif_transpose(im).convert("RGBA")
+        gray = im.mode in ("LA", "La")
+        im = ImageOps.exif_transpose(im).convert("LA" if gray else "RGBA")
         return torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1).contiguous()
 
 

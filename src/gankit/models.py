@@ -21,7 +21,7 @@ from .tiling import translate_any_size
 
 Images = Union[torch.Tensor, Sequence[torch.Tensor]]
 TILE, OVERLAP = 512, 64  # inference tiles (pixels): bounded memory for any image size
-UPSCALE_TILE, UPSCALE_OVERLAP = 192, 48  # super-resolution tiles, in input (LR) pixels
+UPSCALE_TILE, UPSCALE_OVERLAP = 512, 160  # SR tiles in LR pixels: overlap >= 4x SRResNet-16's 39-px reach
 
 
 class ImageModel(nn.Module):
@@ -103,7 +103,7 @@ class Upscaler(ImageModel):
 
         Values in [-1, 1]; any H x W of at least 2 x 2 (images larger than `tile` LR pixels go through
         overlapping tiles with blended seams, so memory stays bounded). Gray stays gray, RGB stays RGB;
-        an RGBA image's alpha is upscaled bicubically (MATLAB-style, `gankit.data.resize`)."""
+        an alpha channel (gray + alpha, RGBA) is upscaled bicubically (MATLAB-style, `gankit.data.resize`)."""
         if scale is not None and scale != self.scale:
             raise ConfigError(f"this model upscales x{self.scale}, not x{scale}; pass --scale {self.scale} or train a "
                               f"run with data.scale={scale}")
@@ -112,11 +112,11 @@ class Upscaler(ImageModel):
     def _one(self, x: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
         from .data.resize import imresize
 
-        if x.shape[1] not in (1, 3, 4) or min(x.shape[-2:]) < 2:
-            raise ConfigError(f"an image to upscale must have 1, 3 or 4 (RGBA) channels and at least 2x2 pixels, got "
-                              f"shape {tuple(x.shape[1:])}")
+        if x.shape[1] not in (1, 2, 3, 4) or min(x.shape[-2:]) < 2:
+            raise ConfigError(f"an image to upscale must have 1, 3 channels (or 2, 4 with alpha) and at least 2x2 "
+                              f"pixels, got shape {tuple(x.shape[1:])}")
         x = x.float()
-        colour, alpha = (x[:, :3], x[:, 3:]) if x.shape[1] == 4 else (x, None)
+        colour, alpha = (x[:, :-1], x[:, -1:]) if x.shape[1] in (2, 4) else (x, None)
         inp = match_channels(colour.to(self.device), self.net.config["channels"])
         out = translate_any_size(lambda t: self.net(t).float(), inp, multiple=1, tile=tile, overlap=overlap,
                                  scale=self.scale)

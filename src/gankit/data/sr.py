@@ -27,6 +27,9 @@ from gankit.errors import DataError
 SCALES = (2, 3, 4)
 DEFAULT_CROP = 96
 _TODO = "pass data.dir=FOLDER[,FOLDER...] holding high-resolution images (png, jpg, bmp, ...)"
+_TODO_TEST = ("pass data.test_dir=FOLDER[,FOLDER...] of high-resolution test images (e.g. Set5), or --data-dir "
+              "to `gankit eval`")
+SSIM_WINDOW = 11  # the test images must hold an SSIM window after the `scale`-pixel border is cropped
 
 
 @dataclass
@@ -153,9 +156,10 @@ def check_scale(scale, crop) -> None:
 
 def folders(spec: Optional[str], key: str) -> List[Path]:
     """The folders of a comma-separated data.`key`, each checked to exist."""
+    todo = _TODO_TEST if key == "test_dir" else _TODO
     if spec is None or not str(spec).strip():
-        raise DataError(f"data.{key} is not set: {_TODO}")
-    return [existing_dir(part.strip(), key, _TODO) for part in str(spec).split(",") if part.strip()]
+        raise DataError(f"data.{key} is not set: {todo}")
+    return [existing_dir(part.strip(), key, todo) for part in str(spec).split(",") if part.strip()]
 
 
 def read_folders(roots: Sequence[Path], on_corrupt: str) -> tuple:
@@ -205,10 +209,12 @@ def sr(*, dir: Optional[str] = None, test_dir: Optional[str] = None, split: str 
             keep = [i for i, x in enumerate(images) if min(x.shape[-2:]) >= crop]
             images, names = [images[i] for i in keep], [names[i] for i in keep]
     else:
-        tiny = [nm for nm, x in zip(names, images) if min(x.shape[-2:]) < scale]
+        least = 2 * scale + SSIM_WINDOW
+        tiny = [nm for nm, x in zip(names, images) if min(x.shape[-2:]) < least]
         if tiny:
-            raise DataError(f"test image '{tiny[0]}' is smaller than data.scale={scale} px: remove it")
-    order = subset(list(range(len(images))), n, seed)
+            raise DataError(f"test image '{tiny[0]}' is smaller than {least} px (an SSIM window inside the "
+                            f"{scale}-pixel border at data.scale={scale}): remove it")
+    order = subset(list(range(len(images))), n if split == "train" else None, seed)  # a test set stays whole
     hr, lr = [], []
     for i in order:
         keep_own = split == "test" and channels is None  # a gray test image is scored on its own channel

@@ -3,7 +3,7 @@
 `vgg54`: VGG19's conv5_4 after its ReLU (the paper's phi_5,4), from a torchvision VGG19 weights file
 (`vgg19-dcbb9e9d.pth`, read with `torch.load(weights_only=True)`, or a .safetensors file) given by
 path. `inception`: the offline Inception-v3 (the FID weights) up to Conv2d_4a_3x3 (192 channels at
-1/8 of the input's side, its stride-8 stem) run on the crops at their own size. Nothing is ever
+about 1/4 of the input's side: 96 px -> 20 x 20) run on the crops at their own size. Nothing is ever
 downloaded; the file's sha256 is part of `protocol`.
 """
 from __future__ import annotations

@@ -33,6 +33,10 @@ class GAN(Method):
         super().__init__(cfg, spec, device)
         m, g = cfg.model, cfg.gan
         self.loss_name = self.adversarial_loss()
+        if spec.kind not in ("image", "points"):
+            other = {"paired": "pix2pix", "unpaired": "cyclegan"}.get(spec.kind, spec.kind)
+            raise ConfigError(f"method=gan needs images or points, not {spec.kind} data (data.name={spec.name}): "
+                              f"use method={other} for it")
         if m.conditional and spec.num_classes == 0:
             raise ConfigError(f"model.conditional=true needs labelled data, and data.name={spec.name} has no labels")
         self.num_classes = spec.num_classes if m.conditional else 0

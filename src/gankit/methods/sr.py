@@ -72,7 +72,7 @@ class SR(TranslationMethod):
 
     @property
     def protocol(self) -> dict:
-        """What the losses use, for result lines and `gankit info`."""
+        """What the losses use, stored in checkpoints and shown in `gankit eval` lines."""
         out = {"pixel_loss": self.opts.pixel_loss if self.opts.pixel else "none"}
         out.update(self.content.protocol if self.content is not None else {"content": "none"})
         return out
@@ -159,11 +159,12 @@ class SR(TranslationMethod):
         return {"upscale": {f"x{self.scale}": "G"}}
 
     def upscaler(self):
-        """A function upscaling one (1, C, h, w) image in eval mode, gray or RGB whatever G was trained on."""
+        """A function upscaling one (1, C, h, w) image in eval mode and fp32 (the numbers `gankit eval` gives),
+        gray or RGB whatever G was trained on."""
         from ..models import match_channels
 
         c = int(self.spec.info["in_channels"])
-        return lambda x: match_channels(self.run("G", match_channels(x.to(self.device), c)), x.shape[1])
+        return lambda x: match_channels(self.run("G", match_channels(x.to(self.device), c), amp=False), x.shape[1])
 
     def diagnostics(self, run_dir, data):
         from ..metrics.sr import SR_DIRECTION, InTrainingSR

@@ -2,6 +2,7 @@
 updates of fully convolutional (PatchGAN) discriminators, previews and the in-training evaluation."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional
 
@@ -120,12 +121,13 @@ class TranslationMethod(Method):
     # ------------------------------------------------------------------ previews and evaluation
 
     @torch.inference_mode()
-    def run(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        """A generator's output in eval mode (BatchNorm's running statistics, no dropout)."""
+    def run(self, name: str, x: torch.Tensor, amp: bool = True) -> torch.Tensor:
+        """A generator's output in eval mode (BatchNorm's running statistics, no dropout); `amp=False` runs in
+        fp32 whatever `train.amp` says (as a loaded model does)."""
         net = self.networks[name]
         was = net.training
         net.eval()
-        with self.autocast():
+        with self.autocast() if amp else contextlib.nullcontext():
             out = net(x.to(self.device)).float()
         net.train(was)
         return out
