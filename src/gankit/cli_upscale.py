@@ -36,8 +36,7 @@ def _cmd_upscale(args) -> int:
     from .models import load_upscaler
 
     model = load_upscaler(args.run, device=select_device(args.device, "--device"))
-    if args.scale is not None:
-        model.upscale(torch.zeros(1, 2, 2) - 1, scale=args.scale)  # fail now on a scale the model lacks
+    model.check_scale(args.scale)  # fail now on a scale the model lacks
     check_tiles(args)
     todo = collect_inputs(args.inputs)
     process(todo, Path(args.out), lambda x: model.upscale(x, tile=args.tile, overlap=args.overlap),

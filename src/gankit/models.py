@@ -104,10 +104,14 @@ class Upscaler(ImageModel):
         Values in [-1, 1]; any H x W of at least 2 x 2 (images larger than `tile` LR pixels go through
         overlapping tiles with blended seams, so memory stays bounded). Gray stays gray, RGB stays RGB;
         an alpha channel (gray + alpha, RGBA) is upscaled bicubically (MATLAB-style, `gankit.data.resize`)."""
+        self.check_scale(scale)
+        return self._each(images, lambda x: self._one(x, tile, overlap), "upscale")
+
+    def check_scale(self, scale: Optional[int]) -> None:
+        """A one-line error for a factor other than the one the run was trained for (None: the run's)."""
         if scale is not None and scale != self.scale:
             raise ConfigError(f"this model upscales x{self.scale}, not x{scale}; pass --scale {self.scale} or train a "
                               f"run with data.scale={scale}")
-        return self._each(images, lambda x: self._one(x, tile, overlap), "upscale")
 
     def _one(self, x: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
         from .data.resize import imresize

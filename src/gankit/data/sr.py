@@ -20,8 +20,8 @@ import torch
 from gankit.data.folder import EXTENSIONS
 from gankit.data.resize import LR_KERNEL, bicubic_lr
 from gankit.data.sampler import BatchSampler
-from gankit.data.translation_common import (convert_uint8, derive_seed, existing_dir, few, list_images,
-                                            read_image, subset, to_float)
+from gankit.data.translation_common import (_read_or_skip, check_shard, convert_uint8, derive_seed, existing_dir,
+                                            few, list_images, subset, to_float)
 from gankit.errors import DataError
 
 SCALES = (2, 3, 4)
@@ -88,12 +88,7 @@ class SRBatches:
     """
 
     def __init__(self, data: SRData, batch_size: int, seed: int, rank: int = 0, world: int = 1) -> None:
-        if isinstance(world, bool) or not isinstance(world, int) or world < 1 or not 0 <= rank < world:
-            raise DataError(f"rank {rank!r} of world {world!r} is invalid: the world size must be at least 1 "
-                            "and 0 <= rank < world")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < world:
-            raise DataError(f"train.batch_size={batch_size!r} must be an integer of at least {world} "
-                            f"(the number of processes): raise train.batch_size")
+        check_shard(batch_size, rank, world)
         self.data, self.batch_size, self.rank, self.world = data, batch_size, rank, world
         self.sampler = BatchSampler(len(data), 1, seed=derive_seed(seed, "images"))
         self.generator = torch.Generator().manual_seed(derive_seed(seed, "crops"))
@@ -170,15 +165,11 @@ def read_folders(roots: Sequence[Path], on_corrupt: str) -> tuple:
         if not files:
             raise DataError(f"no images found in '{root}' (looked for {', '.join(EXTENSIONS)} files): {_TODO}")
         for path in files:
-            try:
-                images.append(read_image(path))
-            except Exception as err:  # PIL raises many types for bad files
-                if on_corrupt != "skip":
-                    raise DataError(f"cannot read image '{path}' ({type(err).__name__}: "
-                                    f"{' '.join(str(err).split())[:160]}): remove or replace it, or pass "
-                                    "data.on_corrupt=skip") from None
+            image = _read_or_skip(path, on_corrupt)
+            if image is None:
                 bad.append(str(path))
                 continue
+            images.append(image)
             names.append(path.stem if len(roots) == 1 else f"{root.name}/{path.stem}")
     if bad:
         warnings.warn(f"skipped {len(bad)} unreadable image(s) (data.on_corrupt=skip): {few(bad, 5)}", stacklevel=3)

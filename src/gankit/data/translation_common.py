@@ -227,12 +227,7 @@ class TranslationBatches:
 
     def __init__(self, groups: Dict[str, Dict[str, torch.Tensor]], size: int, jitter: bool, batch_size: int,
                  seed: int, rank: int = 0, world: int = 1) -> None:
-        if isinstance(world, bool) or not isinstance(world, int) or world < 1 or not 0 <= rank < world:
-            raise DataError(f"rank {rank!r} of world {world!r} is invalid: the world size must be at least 1 "
-                            "and 0 <= rank < world")
-        if isinstance(batch_size, int) and 1 <= batch_size < world:
-            raise DataError(f"train.batch_size={batch_size} is smaller than the {world} processes: "
-                            f"raise train.batch_size to at least {world}")
+        check_shard(batch_size, rank, world)
         self.groups = groups
         self.size, self.jitter, self.rank, self.world = size, jitter, rank, world
         self.samplers = {name: BatchSampler(len(next(iter(t.values()))), batch_size, seed=derive_seed(seed, name))
@@ -286,6 +281,16 @@ class TranslationBatches:
         for name, sampler in self.samplers.items():
             sampler.load_state_dict(samplers[name])
         self.generator.set_state(jitter)
+
+
+def check_shard(batch_size, rank, world) -> None:
+    """One-line errors for a rank outside the world, or a global batch smaller than the world."""
+    if isinstance(world, bool) or not isinstance(world, int) or world < 1 or not 0 <= rank < world:
+        raise DataError(f"rank {rank!r} of world {world!r} is invalid: the world size must be at least 1 "
+                        "and 0 <= rank < world")
+    if isinstance(batch_size, int) and 1 <= batch_size < world:
+        raise DataError(f"train.batch_size={batch_size} is smaller than the {world} processes: "
+                        f"raise train.batch_size to at least {world}")
 
 
 def crop_flip(x: torch.Tensor, idx: torch.Tensor, tops: torch.Tensor, lefts: torch.Tensor, flips: torch.Tensor,

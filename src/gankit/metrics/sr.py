@@ -22,13 +22,13 @@ from ..errors import ConfigError
 from .evaluate import MetricResult, _to_uint8
 from .frechet import feature_stats, frechet_distance, kid
 from .paired import PAIRED_METRICS
+from .translation import KID_SUBSET, flat
 
 GROUND_TRUTH = ("psnr_y", "ssim_y", "psnr", "ssim")
 INCEPTION = ("fid", "kid")
 SR_METRICS = (*GROUND_TRUTH, *INCEPTION)
 SR_DIRECTION = {"psnr_y": False, "ssim_y": False, "psnr": False, "ssim": False, "fid": True, "kid_mean": True}
 PATCH = 96  # HR pixels per side of the FID/KID patches
-KID_SUBSET = 1000
 PROTOCOL = {"y": "BT.601 (MATLAB rgb2ycbcr)", "ssim": "Wang 2004 (11x11 Gaussian, sigma 1.5)"}
 
 
@@ -121,10 +121,5 @@ class InTrainingSR:
         self.track = "kid_mean" if self.names[0] == "kid" else self.names[0]
 
     def __call__(self, step: int) -> Dict[str, float]:
-        results = sr_results(self.method.upscaler(), self.data, self.names, self.inception,
-                             limit=self.method.cfg.monitor.eval_n)
-        out = {}
-        for r in results:
-            for k, v in r.values.items():
-                out[r.name if k == "value" else f"{r.name}_{k}"] = v
-        return out
+        return flat(sr_results(self.method.upscaler(), self.data, self.names, self.inception,
+                               limit=self.method.cfg.monitor.eval_n))
