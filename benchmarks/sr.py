@@ -123,6 +123,31 @@ def _cell(v, digits: int) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
 
 
+def reading(rows: dict) -> str:
+    """The comparisons the issue asks about, computed from the table."""
+    def y(model, s="Set5"):
+        return rows.get(model, {}).get(s, {}).get("psnr_y")
+
+    def fid(model):
+        return rows.get(model, {}).get(PERCEPTUAL_SET, {}).get("fid")
+
+    out = []
+    if y("bicubic") is not None:
+        out.append(f"- Bicubic on Set5: {y('bicubic'):.3f} dB against the field's 28.42-28.43 "
+                   f"({y('bicubic') - PUBLISHED['bicubic']['Set5'][0]:+.3f} dB): our LR images and metric match "
+                   "the literature's.")
+    if y("SRResNet") is not None:
+        out.append(f"- SRResNet on Set5: {y('SRResNet'):.2f} dB, {y('SRResNet') - y('bicubic'):+.2f} dB over bicubic; "
+                   f"the paper's {PUBLISHED['SRResNet']['Set5'][0]} dB took 10^6 updates on a GPU, ESPCN's "
+                   f"{PUBLISHED['ESPCN']['Set5'][0]} dB is the stretch goal for an hour on 2 CPU cores.")
+    if y("SRGAN") is not None and y("SRResNet") is not None and fid("SRGAN") is not None:
+        out.append(f"- SRGAN against SRResNet: Set5 PSNR {y('SRGAN') - y('SRResNet'):+.2f} dB (the paper: "
+                   f"{PUBLISHED['SRGAN']['Set5'][0] - PUBLISHED['SRResNet']['Set5'][0]:+.2f} dB), patch FID "
+                   f"{fid('SRResNet'):.1f} -> {fid('SRGAN'):.1f}: the adversarial loss trades PSNR for texture, "
+                   "as in the paper.")
+    return "\n".join(out)
+
+
 def report(rows: dict, facts: dict, lines: list, sets: dict, timer, protocols: dict) -> str:
     head = ("| model | " + " | ".join(f"{s} Y-PSNR / SSIM" for s in SETS) + " | Set5 RGB PSNR / SSIM | "
             f"FID / KID ({PERCEPTUAL_SET} 96-px patches) | training wall | images/s | MFU |\n"
@@ -146,6 +171,10 @@ def report(rows: dict, facts: dict, lines: list, sets: dict, timer, protocols: d
     return f"""# Super-resolution x4 on Set5, Set14 and BSD100
 
 {head}{body}
+Reading the table:
+
+{reading(rows)}
+
 Published figures beside them (SRGAN paper, Ledig et al. 2017, Table 2, SSIM there is daala's; ESPCN: Shi et
 al. 2016; BasicSR's MSRResNet: {BASICSR_MSRRESNET_SET5_RGB} dB RGB PSNR on Set5):
 

@@ -7,17 +7,12 @@ from gankit.checkpoint import load_checkpoint
 from gankit.config import load_config
 
 from test_distributed import torchrun
-from translation_fixtures import overrides, write_pairs
+from translation_fixtures import mean_abs_difference, overrides, write_pairs
 
 # instance norm (no batch statistics), no dropout (masks are drawn per rank), no CycleGAN pool (each rank
 # would keep its own): then 2 processes x half the batch compute what 1 process computes on all of it
 CASES = {"pix2pix": ["pix2pix.norm=instance", "pix2pix.dropout=0", "train.batch_size=4"],
          "cyclegan": ["cycle.pool=0", "train.batch_size=2"]}
-
-
-def mean_abs_difference(a: dict, b: dict) -> float:
-    total = sum(float((a[n][k].float() - b[n][k].float()).abs().sum()) for n in a for k in a[n])
-    return total / sum(a[n][k].numel() for n in a for k in a[n])
 
 
 @pytest.mark.parametrize("method", list(CASES))

@@ -64,6 +64,12 @@ def train(method: str, data_dir, run_dir, *extra: str, steps: int = 4) -> Path:
     return api.train(None, overrides=overrides(method, data_dir, run_dir, f"train.steps={steps}", *extra))
 
 
+def mean_abs_difference(a: dict, b: dict) -> float:
+    """Mean |a - b| over every weight of two checkpoints' weight trees."""
+    total = sum(float((a[n][k].float() - b[n][k].float()).abs().sum()) for n in a for k in a[n])
+    return total / sum(a[n][k].numel() for n in a for k in a[n])
+
+
 def records(run_dir) -> List[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -13,7 +13,7 @@ from ..config import Config
 from ..data.batches import BatchSource
 from ..distributed import DistInfo, ddp_wrap
 from ..nn.sync_bn import convert_sync_batchnorm
-from ..nn.layers import to_channels_last
+from ..nn.layers import channels_last_safe, to_channels_last
 from .optim import lr_factor, scale_lr
 from ..errors import ConfigError
 
@@ -82,9 +82,10 @@ class Method:
     # ------------------------------------------------------------------ placement and compilation
 
     def place(self, net: nn.Module) -> nn.Module:
-        """Move a network to the device, channels-last for image data when `train.channels_last`."""
+        """Move a network to the device, channels-last for image-shaped data (every kind but points)
+        when `train.channels_last` and the network allows it (`channels_last_safe`)."""
         net = net.to(self.device)
-        if self.cfg.train.channels_last and self.spec.kind == "image":
+        if self.cfg.train.channels_last and self.spec.kind != "points" and channels_last_safe(net):
             net = to_channels_last(net)
         return net
 

@@ -112,17 +112,22 @@ def _gaussian_window(device: torch.device) -> Tensor:
     return g / g.sum()
 
 
-def _ssim_image(a: Tensor, b: Tensor, g: Tensor) -> float:
-    """Mean SSIM over the valid region and the channels of one ``(C, H, W)`` float64 image pair."""
-    c = a.shape[0]
-    stack = torch.cat([a, b, a * a, b * b, a * b]).unsqueeze(1)  # (5C, 1, H, W)
+def ssim_valid(a: Tensor, b: Tensor, g: Tensor, data_range: float, sample_covariance: bool = False) -> Tensor:
+    """Mean SSIM over the valid region and the channels of each ``(N, C, H, W)`` float64 image pair.
+
+    ``g`` is the 1-D window (the 2-D one is its outer product); ``sample_covariance`` scales the
+    (co)variances by k / (k - 1) for a window of k pixels, as scikit-image does by default."""
+    n, c = a.shape[:2]
+    stack = torch.stack([a, b, a * a, b * b, a * b]).flatten(0, 2).unsqueeze(1)  # (5NC, 1, H, W)
     filt = F.conv2d(F.conv2d(stack, g.view(1, 1, 1, -1)), g.view(1, 1, -1, 1))  # separable, no padding
-    mu_a, mu_b, e_aa, e_bb, e_ab = filt.split(c)
-    c1, c2 = (SSIM_K1 * DATA_RANGE) ** 2, (SSIM_K2 * DATA_RANGE) ** 2
-    var_a, var_b, cov = e_aa - mu_a**2, e_bb - mu_b**2, e_ab - mu_a * mu_b
+    mu_a, mu_b, e_aa, e_bb, e_ab = filt.view(5, n, c, *filt.shape[-2:])
+    k = g.numel() ** 2
+    norm = k / (k - 1) if sample_covariance else 1.0
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    var_a, var_b, cov = norm * (e_aa - mu_a**2), norm * (e_bb - mu_b**2), norm * (e_ab - mu_a * mu_b)
     num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
     den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
-    return float((num / den).mean())
+    return (num / den).flatten(1).mean(1)
 
 
 def ssim(pred: Tensor, target: Tensor, y_channel: bool = False, border: int = 0) -> Tensor:
@@ -140,7 +145,7 @@ def ssim(pred: Tensor, target: Tensor, y_channel: bool = False, border: int = 0)
             "lower border or use psnr"
         )
     g = _gaussian_window(p.device)
-    return torch.tensor([_ssim_image(a, b, g) for a, b in zip(p, t)], dtype=torch.float64)
+    return torch.cat([ssim_valid(a[None], b[None], g, DATA_RANGE) for a, b in zip(p, t)]).cpu()
 
 
 def psnr_y(pred: Tensor, target: Tensor, border: int = 0) -> Tensor:
