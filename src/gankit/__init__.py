@@ -9,8 +9,8 @@ from .api import train
 from .config import Config, load_config
 from .generator import LoadedGenerator, load_generator
 from .metrics.evaluate import MetricResult, evaluate
-from .models import Translator, load
+from .models import Predictor, Translator, Upscaler, load
 
 __version__ = "0.1.0"
-__all__ = ["train", "load", "Translator", "load_generator", "LoadedGenerator", "evaluate", "MetricResult", "Config", "load_config",
+__all__ = ["train", "load", "Translator", "Upscaler", "Predictor", "load_generator", "LoadedGenerator", "evaluate", "MetricResult", "Config", "load_config",
            "__version__"]

@@ -39,7 +39,8 @@ def dataset_for(cfg: Config, **changes):
     return load_dataset(d["name"], dir=d["dir"], size=d["size"], channels=d["channels"], split=d["split"],
                         n=d["n"], seed=cfg.seed, on_corrupt=d["on_corrupt"], download=d["download"],
                         direction=d["direction"], dir_a=d["dir_a"], dir_b=d["dir_b"], jitter=d["jitter"],
-                        scale=d["scale"], crop=d["crop"], test_dir=d["test_dir"])
+                        scale=d["scale"], crop=d["crop"], test_dir=d["test_dir"], frames_in=d["frames_in"],
+                        frames_out=d["frames_out"], digits=d["digits"], test_file=d["test_file"])
 
 
 def default_run_dir(cfg: Config) -> Path:
@@ -158,4 +159,28 @@ def evaluate_sr(run, metrics: Optional[str] = None, n: Optional[int] = None, *, 
                                 **(ck.meta.get("protocol") or {})})
 
 
-__all__ = ["train", "evaluate_translation", "evaluate_sr", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]
+def evaluate_video(run, metrics: Optional[str] = None, n: Optional[int] = None, *, data_dir: Optional[str] = None,
+                   split: str = "test", inception_weights: Optional[str] = None,
+                   device: Union[str, torch.device] = "cpu", log=None):
+    """Score a video-prediction run on its data's test sequences (split=test; `data_dir` replaces the MNIST
+    folder of moving-mnist, the test clips of frames) with `gankit.metrics.video`; `n` caps the sequences. Returns MetricResults,
+    each with its per-horizon curve in the protocol (`horizon`)."""
+    from .generator import read_checkpoint
+    from .metrics.video import parse_video_names, video_results
+    from .models import load_predictor
+
+    model = load_predictor(run, device)
+    ck, cfg, _ = read_checkpoint(run)
+    key = "test_dir" if cfg.data.name == "frames" and split == "test" else "dir"  # moving-mnist: the MNIST folder
+    data = dataset_for(cfg, split=split, **({key: data_dir} if data_dir else {}))
+    names = parse_video_names(metrics)
+    if log:
+        log(f"{min(len(data), n or len(data))} {split} sequences of {cfg.data.name}, metrics {', '.join(names)}")
+    results, curves = video_results(model.predict, data, names, limit=n,
+                                    protocol={"split": split, "step": model.step, **(ck.meta.get("protocol") or {})})
+    for r in results:
+        r.protocol["horizon"] = [round(v, 4) for v in curves[r.name]]
+    return results
+
+
+__all__ = ["train", "evaluate_translation", "evaluate_sr", "evaluate_video", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]

@@ -43,6 +43,10 @@ def check_names(cfg) -> None:
             from .metrics.sr import parse_sr_names
 
             parse_sr_names(cfg.monitor.metrics)
+        elif cfg.method == "video":
+            from .metrics.video import parse_video_names
+
+            parse_video_names(cfg.monitor.metrics)
         else:
             from .metrics.translation import parse_names
 

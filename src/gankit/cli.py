@@ -1,4 +1,4 @@
-"""`gankit` command line: train | sample | translate | upscale | eval | presets | info."""
+"""`gankit` command line: train | sample | translate | upscale | predict | eval | presets | info."""
 from __future__ import annotations
 
 import argparse
@@ -87,9 +87,12 @@ def _cmd_sample(args) -> int:
     import torch
 
     from .api import select_device
-    from .models import Translator, Upscaler, load
+    from .models import Predictor, Translator, Upscaler, load
 
     gen = load(args.checkpoint, device=select_device(args.device, "--device"))
+    if isinstance(gen, Predictor):
+        raise ConfigError(f"'{args.checkpoint}' is a video-prediction run: it continues clips rather than sampling "
+                          "noise; use `gankit predict RUN INPUT --out out.gif`")
     if isinstance(gen, (Translator, Upscaler)):
         verb = "translate" if isinstance(gen, Translator) else "upscale"
         raise ConfigError(f"'{args.checkpoint}' is a {gen.method} run (image-to-image): it {verb}s images rather "
@@ -189,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_eval import add_commands; add_commands(sub)  # noqa: E702
     from .cli_translate import add_command; add_command(sub)  # noqa: E702
     from .cli_upscale import add_command as add_upscale; add_upscale(sub)  # noqa: E702
+    from .cli_predict import add_command as add_predict; add_predict(sub)  # noqa: E702
     return p
 
 

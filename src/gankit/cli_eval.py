@@ -44,10 +44,10 @@ def _cmd_eval(args) -> int:
     if args.out:
         check_writable(Path(args.out))
     task = _task(args.source) if args.source else None
-    if task in ("translate", "upscale"):
-        from .api import evaluate_sr, evaluate_translation
+    if task in ("translate", "upscale", "predict"):
+        from .api import evaluate_sr, evaluate_translation, evaluate_video
 
-        score = evaluate_translation if task == "translate" else evaluate_sr
+        score = {"translate": evaluate_translation, "upscale": evaluate_sr, "predict": evaluate_video}[task]
         results = score(args.source, args.metrics, args.n, data_dir=args.data_dir, split=args.split,
                         inception_weights=args.inception_weights, device=device, log=None if args.quiet else _log)
     else:
@@ -66,11 +66,11 @@ def _cmd_eval(args) -> int:
 
 
 def _task(source):
-    """"translate" (pix2pix, CycleGAN), "upscale" (SR) or None (a GAN run, or not a checkpoint)."""
+    """"translate" (pix2pix, CycleGAN), "upscale" (SR), "predict" (video) or None (a GAN run, or not a checkpoint)."""
     from .generator import read_checkpoint
 
     tasks = read_checkpoint(source)[0].meta.get("tasks") or {}
-    return next((t for t in ("translate", "upscale") if t in tasks), None)
+    return next((t for t in ("translate", "upscale", "predict") if t in tasks), None)
 
 
 def _cmd_classifier_train(args) -> int:

@@ -50,7 +50,7 @@ def _opt(default, *, choices=None, min=None, max=None, help=""):
 @dataclass
 class DataConfig:
     name: str = _opt("digits", help="data source: digits, mnist, fashion-mnist, stacked-mnist, folder, ring, grid, "
-                                       "fake, paired, unpaired, sr")
+                                       "fake, paired, unpaired, sr, moving-mnist, frames")
     dir: Optional[str] = _opt(None, help="folder holding the data files (mnist, fashion-mnist, folder)")
     size: Optional[int] = _opt(None, min=2, help="image side in pixels (None: the source's own)")
     channels: Optional[int] = _opt(None, choices=[1, 3, None])
@@ -64,7 +64,13 @@ class DataConfig:
     jitter: bool = _opt(True, help="paired/unpaired: random jitter (resize to 1.12x, random crop, flip)")
     scale: int = _opt(4, choices=[2, 3, 4], help="sr: the upscaling factor (LR = bicubic downscale of HR)")
     crop: int = _opt(96, min=2, help="sr: HR training crop side in pixels (a multiple of data.scale)")
-    test_dir: Optional[str] = _opt(None, help="sr: HR test images (folders, comma-separated) for evaluation")
+    test_dir: Optional[str] = _opt(None, help="sr: HR test images (folders, comma-separated) for evaluation; "
+                                              "frames: the test clips")
+    frames_in: int = _opt(10, min=1, help="moving-mnist, frames: context frames given to the predictor")
+    frames_out: int = _opt(10, min=1, help="moving-mnist, frames: future frames it predicts")
+    digits: int = _opt(2, min=1, help="moving-mnist: digits per sequence")
+    test_file: Optional[str] = _opt(None, help="moving-mnist: the standard mnist_test_seq.npy (default: 10,000 "
+                                               "test sequences made from the MNIST test digits)")
 
 
 @dataclass

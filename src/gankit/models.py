@@ -2,7 +2,7 @@
 
 A GAN run loads as a `LoadedGenerator` (`.sample(n, y)`); an image-to-image run (pix2pix, CycleGAN)
 as a `Translator` (`.translate(images, direction)`); a super-resolution run as an `Upscaler`
-(`.upscale(images)`). The networks are rebuilt from the class names
+(`.upscale(images)`); a video-prediction run as a `Predictor` (`.predict(frames, n)`). The networks are rebuilt from the class names
 and constructor arguments stored in the checkpoint (`meta["networks"]`), not from the training config.
 The CLI verbs (`sample`, `translate`) and the server call these, never method internals.
 """
@@ -130,6 +130,51 @@ class Upscaler(ImageModel):
         return out
 
 
+class Predictor(nn.Module):
+    """A video predictor; `.predict(frames, n)` continues clips of the trained frame size in [-1, 1]."""
+
+    def __init__(self, net: nn.Module, method: str, step: int, spec):
+        super().__init__()
+        self.net, self.method, self.step, self.spec = net, method, step, spec
+        self.frames_in, self.frames_out, self.channels = net.frames_in, net.frames_out, net.channels
+        self.size = tuple(int(s) for s in spec.shape[-2:])
+        self.eval()
+
+    @torch.no_grad()
+    def predict(self, frames: torch.Tensor, n: Optional[int] = None) -> torch.Tensor:
+        """The `n` frames (default: the trained horizon) after a clip (T, C, H, W) or a batch (N, T, C, H, W).
+
+        The last `frames_in` frames are the context; beyond the trained horizon the predictions are fed
+        back as context (autoregressive roll-out)."""
+        if not isinstance(frames, torch.Tensor) or frames.ndim not in (4, 5):
+            raise ConfigError(f"predict takes frames (T, C, H, W) or a batch (N, T, C, H, W); got "
+                              f"{type(frames).__name__} {tuple(getattr(frames, 'shape', ()))}")
+        x = (frames if frames.ndim == 5 else frames.unsqueeze(0)).float()
+        t, c, h, w = x.shape[1:]
+        if t < self.frames_in:
+            raise ConfigError(f"the model needs at least {self.frames_in} context frames, got {t}: give a longer clip")
+        if c != self.channels or (h, w) != self.size:
+            raise ConfigError(f"the frames are {w}x{h} with {c} channel(s); this model was trained on "
+                              f"{self.size[1]}x{self.size[0]} frames with {self.channels}: resize or convert the clip")
+        steps = self.frames_out if n is None else n
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ConfigError(f"the number of frames to predict must be a positive integer, got {steps!r}")
+        x = x[:, -self.frames_in:].to(self.device)
+        out: List[torch.Tensor] = []
+        if getattr(self.net, "rolls_out", False):  # ConvLSTM: its own frame-by-frame roll-out, any length
+            out.append(self.net(x, steps).float().clamp(-1, 1))
+        while sum(o.shape[1] for o in out) < steps:
+            pred = self.net(x).float().clamp(-1, 1)
+            out.append(pred)
+            x = torch.cat([x, pred], 1)[:, -self.frames_in:]
+        pred = torch.cat(out, 1)[:, :steps].cpu()
+        return pred if frames.ndim == 5 else pred[0]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
 def pad_at_least(x: torch.Tensor, side: int) -> torch.Tensor:
     """Pad (bottom, right; replicate) so both sides are at least `side` pixels."""
     ph, pw = max(0, side - x.shape[-2]), max(0, side - x.shape[-1])
@@ -146,10 +191,13 @@ def match_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     return (x * weights).sum(1, keepdim=True)
 
 
-def load(path, device: Union[str, torch.device] = "cpu") -> Union[LoadedGenerator, Translator, Upscaler]:
-    """The model of a run directory or checkpoint: a `LoadedGenerator`, a `Translator` or an `Upscaler`."""
+def load(path, device: Union[str, torch.device] = "cpu") -> Union[LoadedGenerator, Translator, Upscaler, Predictor]:
+    """The model of a run directory or checkpoint: a `LoadedGenerator`, `Translator`, `Upscaler` or `Predictor`."""
     ck, cfg, spec = read_checkpoint(path)
     tasks = ck.meta.get("tasks") or {}
+    if "predict" in tasks:
+        net = _network(ck, next(iter(tasks["predict"].values())))
+        return Predictor(net, cfg.method, ck.step, spec).to(device)
     if "upscale" in tasks:
         net = _network(ck, next(iter(tasks["upscale"].values())))
         return Upscaler(net, cfg.method, ck.step, spec).to(device)
@@ -181,6 +229,11 @@ def load_upscaler(path, device: Union[str, torch.device] = "cpu") -> Upscaler:
     return _expect(load(path, device), Upscaler, path, "upscale needs a super-resolution (method=sr) run")
 
 
+def load_predictor(path, device: Union[str, torch.device] = "cpu") -> Predictor:
+    """`load(path)` for the `predict` verb: a one-line error for a run that does not predict frames."""
+    return _expect(load(path, device), Predictor, path, "predict needs a video-prediction (method=video) run")
+
+
 def _expect(model, kind: type, path, need: str):
     if isinstance(model, kind):
         return model
@@ -188,7 +241,10 @@ def _expect(model, kind: type, path, need: str):
         what = f"an image-to-image ({model.method}) run"
     elif isinstance(model, Upscaler):
         what = "a super-resolution run"
+    elif isinstance(model, Predictor):
+        what = "a video-prediction run"
     else:
         what = f"a {model.spec.name} GAN run (noise -> images)"
-    verbs = {Translator: "`gankit translate`", Upscaler: "`gankit upscale`"}.get(type(model), "`gankit sample`")
+    verbs = {Translator: "`gankit translate`", Upscaler: "`gankit upscale`",
+             Predictor: "`gankit predict`"}.get(type(model), "`gankit sample`")
     raise ConfigError(f"'{path}' is {what}: {need}; use {verbs} for this one")

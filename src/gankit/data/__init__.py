@@ -10,7 +10,9 @@ from gankit.data.base import Dataset
 from gankit.data.digits import digits
 from gankit.data.fake import fake
 from gankit.data.folder import folder
+from gankit.data.frames import frames
 from gankit.data.idx import fashion_mnist, mnist
+from gankit.data.moving_mnist import moving_mnist
 from gankit.data.sampler import BatchSampler
 from gankit.data.paired import paired
 from gankit.data.toy import MIXTURES, grid, mixture_means, mixture_std, ring
@@ -25,6 +27,7 @@ SOURCES: dict[str, Callable[..., Dataset]] = {
     "digits": digits, "mnist": mnist, "fashion-mnist": fashion_mnist, "folder": folder,
     "ring": ring, "grid": grid, "fake": fake,
     "stacked-mnist": stacked_mnist, "paired": paired, "unpaired": unpaired, "sr": sr,
+    "moving-mnist": moving_mnist, "frames": frames,
 }
 SPLITS = ("train", "test")
 ON_CORRUPT = ("error", "skip")

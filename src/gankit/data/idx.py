@@ -126,10 +126,9 @@ def _read_pair(images_path: Path, labels_path: Path, num_classes: int) -> tuple[
     return images, labels
 
 
-def load_idx(source: IdxSource, *, dir: str | None = None, split: str = "train", size: int | None = None,
-             channels: int | None = None, n: int | None = None, seed: int = 0,
-             download: bool = False) -> Dataset:
-    """Load `split` of an MNIST-format source as (N, C, size, size) images in [-1, 1] with labels."""
+def read_split(source: IdxSource, dir: str | None, split: str, download: bool) -> tuple:
+    """(uint8 images (N, H, W), labels, (images file, labels file)) of `split`, found in `dir` (or
+    downloaded when `download`); a one-line DataError naming the files expected when they are missing."""
     root = Path(dir).expanduser() if dir is not None else None
     files = locate(root, source, split) if root is not None and root.is_dir() else None
     if files is None and download:
@@ -138,7 +137,14 @@ def load_idx(source: IdxSource, *, dir: str | None = None, split: str = "train",
         files = locate(root, source, split)
     if files is None:
         raise _missing(source, root, split)
-    images, labels = _read_pair(*files, num_classes=len(source.class_names))
+    return (*_read_pair(*files, num_classes=len(source.class_names)), files)
+
+
+def load_idx(source: IdxSource, *, dir: str | None = None, split: str = "train", size: int | None = None,
+             channels: int | None = None, n: int | None = None, seed: int = 0,
+             download: bool = False) -> Dataset:
+    """Load `split` of an MNIST-format source as (N, C, size, size) images in [-1, 1] with labels."""
+    images, labels, files = read_split(source, dir, split, download)
     idx = subset_indices(len(labels), n, seed)
     if idx is not None:
         images, labels = images[idx.numpy()], labels[idx.numpy()]

@@ -12,8 +12,9 @@ from .cyclegan import CycleGAN
 from .gan import GAN
 from .pix2pix import Pix2Pix
 from .sr import SR
+from .video import Video
 
-METHODS = {"gan": GAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "sr": SR}
+METHODS = {"gan": GAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "sr": SR, "video": Video}
 for _name in METHODS:
     register_method(_name)
 

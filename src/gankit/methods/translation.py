@@ -43,11 +43,12 @@ class TranslationMethod(Method):
 
     section: str = ""
     data_kinds: tuple = ()
+    data_names: tuple = ()  # the data sources named in the error for other data (default: data_kinds)
 
     def __init__(self, cfg, spec: DataSpec, device: torch.device):
         super().__init__(cfg, spec, device)
         if spec.kind not in self.data_kinds:
-            raise ConfigError(f"method={cfg.method} needs data.name={' or '.join(self.data_kinds)} (got data.name="
+            raise ConfigError(f"method={cfg.method} needs data.name={' or '.join(self.data_names or self.data_kinds)} (got data.name="
                               f"{spec.name}, {spec.kind} data)")
         self.opts = getattr(cfg, self.section)  # the method's registered config section
         self.loss_name = self.adversarial_loss()

@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from .evaluate import MetricResult, _to_uint8
 from .frechet import feature_stats, frechet_distance, kid
 from .paired import PAIRED_METRICS
-from .translation import KID_SUBSET, flat
+from .translation import KID_SUBSET, flat, parse_family_names
 
 GROUND_TRUTH = ("psnr_y", "ssim_y", "psnr", "ssim")
 INCEPTION = ("fid", "kid")
@@ -34,14 +34,7 @@ PROTOCOL = {"y": "BT.601 (MATLAB rgb2ycbcr)", "ssim": "Wang 2004 (11x11 Gaussian
 
 def parse_sr_names(setting: Optional[str]) -> List[str]:
     """`monitor.metrics` / `--metrics` for an SR run; auto: psnr_y, ssim_y, psnr, ssim."""
-    if setting in ("auto", "", None):
-        return list(GROUND_TRUTH)
-    names = [n.strip().lower() for n in setting.split(",") if n.strip()]
-    for n in names:
-        if n not in SR_METRICS:
-            raise ConfigError(f"metric {n!r} does not apply to super-resolution runs; choose from "
-                              f"{', '.join(SR_METRICS)}")
-    return names
+    return parse_family_names(setting, SR_METRICS, GROUND_TRUTH, "super-resolution runs")
 
 
 def patches(x: Tensor, size: int) -> Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -71,13 +71,9 @@ def limited(batches, limit: Optional[int]):
 
 def parse_names(setting: str, paired: bool) -> List[str]:
     """`monitor.metrics` / `--metrics` for a translation run; auto: l1,psnr,ssim (paired), cycle_psnr (unpaired)."""
-    if setting in ("auto", "", None):
-        return ["l1", "psnr", "ssim"] if paired else ["cycle_psnr"]
-    names = [n.strip().lower() for n in setting.split(",") if n.strip()]
+    names = parse_family_names(setting, TRANSLATION_METRICS, ["l1", "psnr", "ssim"] if paired else ["cycle_psnr"],
+                               "image-to-image runs")
     for n in names:
-        if n not in TRANSLATION_METRICS:
-            raise ConfigError(f"metric {n!r} does not apply to image-to-image runs; choose from "
-                              f"{', '.join(TRANSLATION_METRICS)}")
         if n in GROUND_TRUTH and not paired:
             raise ConfigError(f"metric {n} needs ground-truth pairs; an unpaired (CycleGAN) data set has none: use "
                               "fid, kid or cycle_psnr")
@@ -148,6 +144,18 @@ def _count(acc: dict) -> int:
         if acc.get(key):
             return sum(len(t) for t in acc[key])
     return 0
+
+
+def parse_family_names(setting: Optional[str], allowed: Sequence[str], default: Sequence[str], runs: str) -> List[str]:
+    """`monitor.metrics` / `--metrics` for a family's runs: "auto" (or empty) gives `default`; every name must be
+    one of `allowed`, else a one-line ConfigError naming `runs` (e.g. "super-resolution runs")."""
+    if setting in ("auto", "", None):
+        return list(default)
+    names = [n.strip().lower() for n in setting.split(",") if n.strip()]
+    for n in names:
+        if n not in allowed:
+            raise ConfigError(f"metric {n!r} does not apply to {runs}; choose from {', '.join(allowed)}")
+    return names
 
 
 def flat(results: List[MetricResult]) -> Dict[str, float]:

@@ -128,3 +128,14 @@ def _npy_header(shape) -> bytes:
 
 def _csv_rows(points: torch.Tensor) -> bytes:
     return "".join(f"{a:.6f},{b:.6f}\n" for a, b in points.tolist()).encode()
+
+
+def gif_bytes(frames: torch.Tensor, fps: float = 5.0, scale: int = 1) -> bytes:
+    """An animated GIF (looping) of frames (T, C, H, W) in [-1, 1], gray or RGB, `scale` x enlarged (nearest)."""
+    images = []
+    for arr in to_uint8(frames):
+        img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+        images.append(img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img)
+    buf = io.BytesIO()
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    return buf.getvalue()

@@ -14,9 +14,10 @@ from .patchgan import PatchDiscriminator
 from .resnet import ResNetGenerator
 from .srresnet import SR_NETS
 from .unet import UNetGenerator
+from .video import VIDEO_NETS
 
 TRANSLATION_NETS: dict[str, type] = {"UNetGenerator": UNetGenerator, "ResNetGenerator": ResNetGenerator,
-                                     "PatchDiscriminator": PatchDiscriminator, **SR_NETS}
+                                     "PatchDiscriminator": PatchDiscriminator, **SR_NETS, **VIDEO_NETS}
 
 
 def build_translation_net(name: str, args: dict) -> nn.Module:
