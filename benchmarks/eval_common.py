@@ -88,8 +88,9 @@ def eval_footer(lines: list, trained: dict, wall: str) -> str:
 """
 
 
-def training_footer(facts: dict, lines: list, training: str, wall) -> str:
-    """The closing sections of a results file of trained runs: facts per run, metric lines, commands, machine."""
+def training_footer(facts: dict, lines: list, training: str, wall, machine_text: str = "") -> str:
+    """The closing sections of a results file of trained runs: facts per run, metric lines, commands, machine
+    (`machine_text`: a saved description, when the file is rebuilt from saved results)."""
     import json
 
     listed = "".join(f"- {name}: {json.dumps(f)}\n" for name, f in facts.items() if name not in ("peak", "curves"))
@@ -108,7 +109,7 @@ Metric lines:
 - benchmark: `{command()}`
 - training: `{training}`
 - date: {today()}
-- machine: {machine()}
+- machine: {machine_text or machine()}
 - evaluation wall time: {wall}
 """
 
@@ -134,11 +135,34 @@ def training_facts(run: Path, preset: str, overrides: list, times: dict) -> dict
     seconds = times.get(run.name)
     data = [f"data.{k}={cfg['data'][k]}" for k in ("dir", "test_dir") if cfg["data"].get(k)]
     flops = count_flops(preset, overrides + data, torch.device("cpu"))
-    facts = {"steps": steps, "batch": batch, "seconds": seconds, "flops_per_step": flops}
+    facts = {"steps": steps, "batch": batch, "seconds": seconds, "flops_per_step": flops,
+             "amp": cfg["train"].get("amp") or "none"}
     if seconds:
         facts["images_per_s"] = steps * batch / seconds
         facts["gflops"] = flops * steps / seconds / 1e9
     return facts
+
+
+def peaks(args, measure=None) -> dict:
+    """{"fp32": GFLOP/s, "bf16": GFLOP/s} from --peak-gflops / --peak-bf16-gflops; without --peak-gflops the fp32
+    peak is measured now with `measure` (speed.matmul_peak)."""
+    import torch
+
+    out = {"bf16": args.peak_bf16_gflops} if getattr(args, "peak_bf16_gflops", None) else {}
+    if args.peak_gflops or measure is None:
+        out["fp32"] = args.peak_gflops
+    else:
+        out["fp32"] = measure(torch.device("cpu"), torch.float32, 2048, 3, 1.0)["median"]
+    return out
+
+
+def add_mfu(facts: dict, peaks: dict) -> None:
+    """MFU of every run in `facts` against the matmul peak of the dtype it trained in (`peaks`: {"fp32": GFLOP/s,
+    "bf16": GFLOP/s}); a run's MFU is left out when the peak of its dtype is unknown."""
+    for f in facts.values():
+        peak = peaks.get("bf16" if f.get("amp") == "bf16" else "fp32") if isinstance(f, dict) else None
+        if peak and f.get("gflops"):
+            f["mfu"], f["peak"] = f["gflops"] / peak, peak
 
 
 def yaml_config(run: Path) -> dict:

@@ -10,7 +10,7 @@ HR images and the same patches of each model's outputs (offline Inception featur
 steps x batch / wall seconds of the whole `gankit train` command, model FLOPs per step counted with
 FlopCounterMode, MFU against the measured matmul peak. The picture: crops of bicubic | SRResNet | SRGAN | HR.
 
-    .venv/bin/python benchmarks/sr.py --runs runs/sr --data data/sr --peak-gflops 197.9
+    .venv/bin/python benchmarks/sr.py --runs runs/sr --data data/sr --peak-gflops 197.9 --peak-bf16-gflops 404.2
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_common import (INCEPTION, RESULTS, Timer, log, read_times,  # noqa: E402
+from eval_common import (INCEPTION, RESULTS, Timer, add_mfu, log, machine, peaks, read_times,  # noqa: E402
                          training_facts, training_footer, write_result)
 
 import gankit  # noqa: E402
@@ -60,7 +60,17 @@ def main() -> int:
     p.add_argument("--out", default="sr.md")
     p.add_argument("--no-flops", action="store_true")
     p.add_argument("--peak-gflops", type=float, help="the idle fp32 matmul peak for MFU (benchmarks/results/speed.md)")
+    p.add_argument("--peak-bf16-gflops", type=float, help="the idle bf16 matmul peak, for the bf16 runs' MFU")
+    p.add_argument("--from-json", action="store_true", help="rebuild sr.md from results/sr.json without scoring again")
     args = p.parse_args()
+    if args.from_json:
+        saved = json.loads((RESULTS / "sr.json").read_text())
+        facts = saved["training"]
+        add_mfu(facts, peaks(args))
+        write_result(args.out, report(saved["rows"], facts, saved["lines"], saved["n"], saved["wall"],
+                                      saved["protocols"], saved["machine"]))
+        (RESULTS / "sr.json").write_text(json.dumps({**saved, "training": facts}, indent=1, default=str))
+        return 0
     timer, runs = Timer(), Path(args.runs)
     models = {name: gankit.load(runs / sub) for name, (sub, _, _) in RUNS.items() if (runs / sub / "checkpoints").is_dir()}
     upscale = {"bicubic": bicubic, **{name: m.upscale for name, m in models.items()}}
@@ -83,18 +93,17 @@ def main() -> int:
     if not args.no_flops:
         from speed import matmul_peak
 
-        peak = ({"median": args.peak_gflops, "kernel": "given (--peak-gflops)"} if args.peak_gflops else
-                matmul_peak(torch.device("cpu"), torch.float32, 2048, 3, 1.0))
         times = read_times(runs / "times.txt")
         for name, (sub, preset, overrides) in RUNS.items():
             if name in models:
                 facts[name] = training_facts(runs / sub, preset, overrides, times)
-                if "gflops" in facts[name]:
-                    facts[name]["mfu"] = facts[name]["gflops"] / peak["median"]
-        facts["peak"] = peak
+        add_mfu(facts, peaks(args, matmul_peak))
     protocols = {name: m.spec.info.get("lr_kernel") for name, m in models.items()}
-    write_result(args.out, report(rows, facts, lines, sets, timer, protocols))
-    (RESULTS / "sr.json").write_text(json.dumps({"rows": rows, "training": facts}, indent=1, default=str))
+    n = {s: len(d) for s, d in sets.items()}
+    write_result(args.out, report(rows, facts, lines, n, str(timer), protocols))
+    (RESULTS / "sr.json").write_text(json.dumps({"rows": rows, "training": facts, "lines": lines, "n": n,
+                                                 "protocols": protocols, "wall": str(timer), "machine": machine()},
+                                                indent=1, default=str))
     return 0
 
 
@@ -141,14 +150,16 @@ def reading(rows: dict) -> str:
                    f"the paper's {PUBLISHED['SRResNet']['Set5'][0]} dB took 10^6 updates on a GPU, ESPCN's "
                    f"{PUBLISHED['ESPCN']['Set5'][0]} dB is the stretch goal for an hour on 2 CPU cores.")
     if y("SRGAN") is not None and y("SRResNet") is not None and fid("SRGAN") is not None:
+        better = fid("SRGAN") < fid("SRResNet")
         out.append(f"- SRGAN against SRResNet: Set5 PSNR {y('SRGAN') - y('SRResNet'):+.2f} dB (the paper: "
                    f"{PUBLISHED['SRGAN']['Set5'][0] - PUBLISHED['SRResNet']['Set5'][0]:+.2f} dB), patch FID "
-                   f"{fid('SRResNet'):.1f} -> {fid('SRGAN'):.1f}: the adversarial loss trades PSNR for texture, "
-                   "as in the paper.")
+                   f"{fid('SRResNet'):.1f} -> {fid('SRGAN'):.1f}: "
+                   + ("the adversarial loss trades PSNR for a better perceptual score, as in the paper." if better else
+                      "lower PSNR but NOT a better perceptual score here, unlike the paper (see the picture)."))
     return "\n".join(out)
 
 
-def report(rows: dict, facts: dict, lines: list, sets: dict, timer, protocols: dict) -> str:
+def report(rows: dict, facts: dict, lines: list, n: dict, wall: str, protocols: dict, machine_text: str = "") -> str:
     head = ("| model | " + " | ".join(f"{s} Y-PSNR / SSIM" for s in SETS) + " | Set5 RGB PSNR / SSIM | "
             f"FID / KID ({PERCEPTUAL_SET} 96-px patches) | training wall | images/s | MFU |\n"
             "|---|" + "---|" * (len(SETS) + 5) + "\n")
@@ -166,8 +177,6 @@ def report(rows: dict, facts: dict, lines: list, sets: dict, timer, protocols: d
     pub_head = ("| published (Y, 4-px border) | " + " | ".join(SETS) + " |\n|---|" + "---|" * len(SETS) + "\n")
     pub = "".join(f"| {m} | " + " | ".join(f"{_cell(v[s][0], 2)} / {_cell(v[s][1], 4)}" for s in SETS) + " |\n"
                   for m, v in PUBLISHED.items())
-    n = {s: len(d) for s, d in sets.items()}
-    peak = facts.get("peak", {})
     return f"""# Super-resolution x4 on Set5, Set14 and BSD100
 
 {head}{body}
@@ -186,14 +195,15 @@ al. 2016; BasicSR's MSRResNet: {BASICSR_MSRRESNET_SET5_RGB} dB RGB PSNR on Set5)
 - FID/KID: the non-overlapping 96x96 patches of the {PERCEPTUAL_SET} HR images against the same patches of the
   outputs (torch-fidelity's Inception, resized to 299); n patches in the metric lines.
 - Wall time is the whole `gankit train` command's; MFU = model FLOPs per step (FlopCounterMode, forward and
-  backward) x steps / wall seconds / the fp32 matmul peak ({peak.get('median', 'n/a')} GFLOP/s,
-  {peak.get('kernel', 'n/a')}).
+  backward) x steps / wall seconds / the matmul peak of the dtype the run trained in (bf16 runs: the bf16
+  peak; {', '.join(f"{k}: {f.get('amp')} at {f.get('peak')} GFLOP/s" for k, f in facts.items() if f.get('peak'))};
+  the peaks are benchmarks/results/speed.md's).
 
 ![bicubic | SRResNet | SRGAN | HR](sr.png)
 
 *Rows: 128-px HR crops of Set14 baboon, comic, Set5 butterfly, bird; columns: bicubic | SRResNet | SRGAN | HR.*
 
-{training_footer(facts, lines, 'bash benchmarks/sr_train.sh', timer)}"""
+{training_footer(facts, lines, 'bash benchmarks/sr_train.sh', wall, machine_text)}"""
 
 
 if __name__ == "__main__":

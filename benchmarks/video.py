@@ -10,7 +10,7 @@ batch / wall seconds of the whole `gankit train` command, FLOPs per step counted
 Pictures: a strip (context | truth | each model) and an animated GIF for 4 test sequences, and the MSE per
 horizon.
 
-    .venv/bin/python benchmarks/video.py --runs runs/video --data data/mnist --peak-gflops 197.9
+    .venv/bin/python benchmarks/video.py --runs runs/video --data data/mnist --peak-gflops 197.9 --peak-bf16-gflops 404.2
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_common import RESULTS, Timer, log, read_times, training_facts, training_footer, write_result  # noqa: E402
+from eval_common import (RESULTS, Timer, add_mfu, log, peaks, read_times, training_facts,  # noqa: E402
+                         training_footer, write_result)
 
 import gankit  # noqa: E402
 from gankit.data.moving_mnist import moving_mnist  # noqa: E402
@@ -52,17 +53,19 @@ def main() -> int:
     p.add_argument("--out", default="video.md")
     p.add_argument("--no-flops", action="store_true")
     p.add_argument("--peak-gflops", type=float, help="the idle fp32 matmul peak for MFU (benchmarks/results/speed.md)")
+    p.add_argument("--peak-bf16-gflops", type=float, help="the idle bf16 matmul peak, for the bf16 runs' MFU")
     args = p.parse_args()
     timer, runs = Timer(), Path(args.runs)
     data = moving_mnist(dir=args.data, split="test", test_file=args.test_file, n=args.n)
     models = {name: gankit.load(runs / sub) for name, (sub, _) in RUNS.items() if (runs / sub / "checkpoints").is_dir()}
     out = data.frames_out
     predict = {"all black": lambda c: torch.full((c.shape[0], out, *c.shape[2:]), -1.0),
-               "copy last frame": lambda c: copy_last(c, out), **{n: m.predict for n, m in models.items()}}
+               "copy last frame": lambda c: copy_last(c, out),
+               **{n: (lambda m: lambda c: m.predict(c, clip=False))(m) for n, m in models.items()}}
     rows, curves, lines = {}, {}, []
     for name, fn in predict.items():
         t = Timer()
-        results, curve = video_results(fn, data, list(VIDEO_METRICS), protocol={"model": name})
+        results, curve = video_results(fn, data, list(VIDEO_METRICS), protocol={"model": name})  # unclipped MSE
         rows[name] = {r.name: r.values["value"] for r in results}
         curves[name] = curve["mse"]
         lines += [f"{name}: {r.line()}" for r in results]
@@ -73,15 +76,11 @@ def main() -> int:
     if not args.no_flops:
         from speed import matmul_peak
 
-        peak = ({"median": args.peak_gflops, "kernel": "given (--peak-gflops)"} if args.peak_gflops else
-                matmul_peak(torch.device("cpu"), torch.float32, 2048, 3, 1.0))
         times = read_times(runs / "times.txt")
         for name, (sub, preset) in RUNS.items():
             if name in models:
                 facts[name] = training_facts(runs / sub, preset, [], times)
-                if "gflops" in facts[name]:
-                    facts[name]["mfu"] = facts[name]["gflops"] / peak["median"]
-        facts["peak"] = peak
+        add_mfu(facts, peaks(args, matmul_peak))
     write_result(args.out, report(rows, curves, facts, lines, data, timer))
     (RESULTS / "video.json").write_text(json.dumps({"rows": rows, "mse_per_horizon": curves, "training": facts},
                                                    indent=1, default=str))

@@ -107,7 +107,8 @@ def test_gifs_keep_identical_frames(tmp_path):
     frames = -torch.ones(6, 1, 8, 8)
     frames[1:, :, 2, 2] = 1  # frame 0, then frames 1-4 still, then frame 5
     frames[5, :, 3, 3] = 1
-    clip = read_clip(write_gif(tmp_path / "still.gif", frames))
+    with pytest.warns(UserWarning, match="4x longer than others"):
+        clip = read_clip(write_gif(tmp_path / "still.gif", frames))
     assert clip.shape == (6, 1, 8, 8)
     assert torch.equal(clip, ((frames + 1) * 127.5).round().to(torch.uint8))
 
@@ -130,6 +131,8 @@ def test_predict_cli_turns_a_gif_of_10_frames_into_the_next_20(simvp_run, mnist_
 
 
 def test_predict_cli_bad_input_is_one_line(simvp_run, tmp_path, capsys):
+    assert main(["predict", str(simvp_run), str(tmp_path), "--out", str(tmp_path / "f.gif"), "--fps", "0"]) == 2
+    assert "--fps must be positive" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     np.save(tmp_path / "words.npy", np.array(["a", "b", "c"]))
     write_gif(tmp_path / "short.gif", torch.zeros(2, 1, 32, 32))
@@ -137,7 +140,7 @@ def test_predict_cli_bad_input_is_one_line(simvp_run, tmp_path, capsys):
     colour = torch.zeros(4, 3, 32, 32)
     colour[:, 0] = 1
     write_gif(tmp_path / "colour.gif", colour)
-    cases = {"empty": "holds no frames", "words.npy": "", "short.gif": "at least 3 context frames",
+    cases = {"empty": "holds no frames", "words.npy": "not numbers", "short.gif": "at least 3 context frames",
              "big.gif": "trained on 32x32", "colour.gif": "3-channel frames", "missing.gif": "does not exist"}
     for name, words in cases.items():
         out = tmp_path / f"out-{name}.gif"
@@ -156,6 +159,17 @@ def test_other_verbs_refuse_a_video_run(simvp_run, tmp_path, capsys):
     assert "use `gankit predict`" in capsys.readouterr().err
 
 
+def test_eval_cli_scores_unclipped_like_the_in_training_evaluation(simvp_run, capsys):
+    """`gankit eval` on the best checkpoint gives the in-training eval/mse of that step (both unclipped)."""
+    best = simvp_run / "checkpoints" / "best"
+    step = read_checkpoint(best)[0].step
+    logged = [json.loads(line) for line in (simvp_run / "metrics.jsonl").read_text().splitlines() if "eval/" in line]
+    want = next(e["eval/mse"] for e in logged if e["step"] == step)
+    assert main(["eval", str(best), "--json", "--n", "8", "--metrics", "mse"]) == 0
+    got = json.loads(capsys.readouterr().out.splitlines()[0])["values"]["value"]
+    assert got == pytest.approx(want, rel=1e-4)
+
+
 def test_eval_cli_scores_the_test_sequences(simvp_run, capsys):
     assert main(["eval", str(simvp_run), "--json", "--n", "6"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -171,3 +185,12 @@ def test_config_errors_are_one_line(mnist_dir, tmp_path):
         with pytest.raises(Exception) as err:
             api.train(None, overrides=video_overrides(mnist_dir, tmp_path / "bad", "train.steps=1", *extra))
         assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_convlstm_run_predicts_past_its_horizon_with_its_own_roll_out(mnist_dir, tmp_path):
+    model = gankit.load(train_video(mnist_dir, tmp_path / "lstm", steps=1, base=CONVLSTM))
+    clip = torch.rand(4, 1, 32, 32) * 2 - 1
+    five = model.predict(clip, 5)
+    assert five.shape == (5, 1, 32, 32) and torch.allclose(five[:2], model.predict(clip), atol=1e-6)
+    with torch.no_grad():  # one roll-out of 5 frames, not 3 restarts of the cells
+        assert torch.allclose(five, model.net(clip[None, -3:], 5)[0].clamp(-1, 1), atol=1e-6)

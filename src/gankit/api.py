@@ -159,6 +159,22 @@ def evaluate_sr(run, metrics: Optional[str] = None, n: Optional[int] = None, *, 
                                 **(ck.meta.get("protocol") or {})})
 
 
+def video_test_data(cfg: Config, spec, split: str, n: Optional[int], **changes):
+    """The sequences a video run is scored on: moving-mnist's first `n` test sequences (each is seeded on its
+    own, so they are those of the whole set), or the clips of `frames` (all of them; `data.n` caps training
+    only), checked to have the frames the model was trained on."""
+    from .errors import DataError
+
+    n = n if cfg.data.name == "moving-mnist" and split == "test" else (None if split == "test" else cfg.data.n)
+    channels = int(spec.shape[1]) if cfg.data.name == "frames" else None
+    data = dataset_for(cfg, split=split, n=n, channels=channels, **changes)
+    if tuple(data.shape[1:]) != tuple(spec.shape[1:]):
+        c, h, w = data.shape[1:]
+        raise DataError(f"the {split} clips are {w}x{h} with {c} channel(s) but the model was trained on "
+                        f"{spec.shape[3]}x{spec.shape[2]} with {spec.shape[1]}: pass data.size or clips of that size")
+    return data
+
+
 def evaluate_video(run, metrics: Optional[str] = None, n: Optional[int] = None, *, data_dir: Optional[str] = None,
                    split: str = "test", inception_weights: Optional[str] = None,
                    device: Union[str, torch.device] = "cpu", log=None):
@@ -172,11 +188,11 @@ def evaluate_video(run, metrics: Optional[str] = None, n: Optional[int] = None, 
     model = load_predictor(run, device)
     ck, cfg, _ = read_checkpoint(run)
     key = "test_dir" if cfg.data.name == "frames" and split == "test" else "dir"  # moving-mnist: the MNIST folder
-    data = dataset_for(cfg, split=split, **({key: data_dir} if data_dir else {}))
+    data = video_test_data(cfg, model.spec, split, n, **({key: data_dir} if data_dir else {}))
     names = parse_video_names(metrics)
     if log:
         log(f"{min(len(data), n or len(data))} {split} sequences of {cfg.data.name}, metrics {', '.join(names)}")
-    results, curves = video_results(model.predict, data, names, limit=n,
+    results, curves = video_results(lambda c: model.predict(c, clip=False), data, names, limit=n,
                                     protocol={"split": split, "step": model.step, **(ck.meta.get("protocol") or {})})
     for r in results:
         r.protocol["horizon"] = [round(v, 4) for v in curves[r.name]]

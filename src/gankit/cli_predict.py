@@ -32,6 +32,7 @@ def _cmd_predict(args) -> int:
     from .api import select_device
     from .cli import check_writable, writing
     from .data.frames import read_clip
+    from .data.translation_common import to_float
     from .methods.video import strip_rows
     from .models import load_predictor
     from .monitor.images import gif_bytes, grid_array, png_bytes, replacing
@@ -39,6 +40,8 @@ def _cmd_predict(args) -> int:
     model = load_predictor(args.run, device=select_device(args.device, "--device"))
     if args.frames is not None and args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
+    if not args.fps > 0:
+        raise ConfigError(f"--fps must be positive, got {args.fps}: pass e.g. --fps 5")
     out = Path(args.out)
     if out.suffix.lower() != ".gif":
         raise ConfigError(f"--out '{out}' must end in .gif (the strip is written beside it as .png)")
@@ -46,7 +49,7 @@ def _cmd_predict(args) -> int:
     context_n = len(clip) if args.context is None else args.context
     if not 1 <= context_n <= len(clip):
         raise ConfigError(f"--context {context_n} is invalid for a clip of {len(clip)} frames; use 1..{len(clip)}")
-    frames = clip.float().div(127.5).sub(1)
+    frames = to_float(clip)
     context, truth = frames[:context_n], frames[context_n:]
     check_writable(out)
     pred = model.predict(context, args.frames)

@@ -141,11 +141,12 @@ class Predictor(nn.Module):
         self.eval()
 
     @torch.no_grad()
-    def predict(self, frames: torch.Tensor, n: Optional[int] = None) -> torch.Tensor:
+    def predict(self, frames: torch.Tensor, n: Optional[int] = None, clip: bool = True) -> torch.Tensor:
         """The `n` frames (default: the trained horizon) after a clip (T, C, H, W) or a batch (N, T, C, H, W).
 
         The last `frames_in` frames are the context; beyond the trained horizon the predictions are fed
-        back as context (autoregressive roll-out)."""
+        back as context (autoregressive roll-out; fed back clipped). `clip=False` returns the raw outputs
+        of the trained horizon (what OpenSTL's MSE / MAE score)."""
         if not isinstance(frames, torch.Tensor) or frames.ndim not in (4, 5):
             raise ConfigError(f"predict takes frames (T, C, H, W) or a batch (N, T, C, H, W); got "
                               f"{type(frames).__name__} {tuple(getattr(frames, 'shape', ()))}")
@@ -162,12 +163,13 @@ class Predictor(nn.Module):
         x = x[:, -self.frames_in:].to(self.device)
         out: List[torch.Tensor] = []
         if getattr(self.net, "rolls_out", False):  # ConvLSTM: its own frame-by-frame roll-out, any length
-            out.append(self.net(x, steps).float().clamp(-1, 1))
+            out.append(self.net(x, steps).float())
         while sum(o.shape[1] for o in out) < steps:
-            pred = self.net(x).float().clamp(-1, 1)
+            pred = self.net(x).float()
             out.append(pred)
-            x = torch.cat([x, pred], 1)[:, -self.frames_in:]
+            x = torch.cat([x, pred.clamp(-1, 1)], 1)[:, -self.frames_in:]
         pred = torch.cat(out, 1)[:, :steps].cpu()
+        pred = pred.clamp(-1, 1) if clip else pred
         return pred if frames.ndim == 5 else pred[0]
 
     @property

@@ -118,7 +118,11 @@ def _read_gif(path: Path) -> torch.Tensor:
     # GIF writers (PIL among them) merge identical consecutive frames into one shown longer: a frame shown
     # k x the shortest duration counts k times (a GIF whose every frame was merged cannot be told apart)
     base = min((d for _, d in frames if d > 0), default=0)
-    arr = np.stack([a for a, d in frames for _ in range(max(1, round(d / base)) if base else 1)])
+    repeats = [d // base if base and d % base == 0 else 1 for _, d in frames]
+    if any(r > 1 for r in repeats):
+        warnings.warn(f"'{path}' shows some frames {max(repeats)}x longer than others: each counts as that many "
+                      "frames (GIF writers merge identical consecutive frames)", stacklevel=3)
+    arr = np.stack([a for (a, _), r in zip(frames, repeats) for _ in range(r)])
     gray = (arr[..., :1] == arr).all()  # palette images: gray when every colour is
     return torch.from_numpy(np.ascontiguousarray(arr[..., :1] if gray else arr)).permute(0, 3, 1, 2).contiguous()
 

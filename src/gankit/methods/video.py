@@ -128,7 +128,7 @@ class Video(TranslationMethod):
     # ------------------------------------------------------------------ previews, tasks, evaluation
 
     def preview_inputs(self, n: int, seed: int) -> Dict[str, torch.Tensor]:
-        """The first test-order sequences of the data (fixed, so previews are comparable across steps)."""
+        """The first sequences of the training data's fixed set (the same at every step, so previews compare)."""
         batch = next(iter(self.data.items(min(n, PREVIEW_SEQUENCES, PREVIEW_ITEMS))))
         context, future = self.split(batch["frames"])
         return {"context": context.cpu(), "future": future.cpu()}
@@ -149,6 +149,10 @@ class Video(TranslationMethod):
     def predictor(self):
         """A function predicting a batch of context sequences in eval mode and fp32 (what `gankit eval` gives)."""
         return lambda context: self.run("G", context, amp=False)
+
+    def divergence_advice(self) -> str:
+        return ("try a lower optim.g_lr" + (", a lower video.adv or optim.d_lr, or loss.name=lsgan" if self.adversarial
+                                           else ""))
 
     def diagnostics(self, run_dir, data):
         from ..metrics.video import LOWER_IS_BETTER, InTrainingVideo

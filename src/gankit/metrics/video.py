@@ -32,7 +32,8 @@ LOWER_IS_BETTER = {"mse": True, "mae": True, "psnr": False, "ssim": False, "shar
 SSIM_WINDOW = 7
 PSNR_CAP_MSE = 1e-10  # 100 dB
 PROTOCOL = {"mse/mae": "OpenSTL: per frame sum over pixels in [0, 1], mean over frames and sequences",
-            "psnr": "per frame, clipped, peak 1", "ssim": "scikit-image default (7x7 uniform), data_range=1",
+            "psnr": "per frame, clipped, peak 1",
+            "ssim": "scikit-image default (7x7 uniform), data_range=1 (OpenSTL's call left it to skimage: 2 for floats)",
             "sharpness": "Mathieu 2016 sharpness difference (dB)", "grad_ratio": "gradient energy P / T"}
 
 
@@ -125,7 +126,7 @@ class InTrainingVideo:
     """The periodic evaluation of a video method on the test sequences (`monitor.eval_n` of them)."""
 
     def __init__(self, method, setting: str):
-        from ..api import dataset_for
+        from ..api import video_test_data
 
         self.method = method
         self.names = parse_video_names(setting)
@@ -133,7 +134,7 @@ class InTrainingVideo:
         held_out = cfg.data.name != "frames" or cfg.data.test_dir
         if not held_out:
             print("\ngankit: data.test_dir is not set: in-training evaluation uses the training clips", file=sys.stderr)
-        self.data = dataset_for(cfg, split="test" if held_out else "train")
+        self.data = video_test_data(cfg, method.spec, "test" if held_out else "train", cfg.monitor.eval_n)
         self.track = self.names[0]
 
     def __call__(self, step: int) -> Dict[str, float]:

@@ -44,6 +44,8 @@ class TemporalAttention(nn.Module):
         hidden = max(channels // reduction, 4)
         self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1), nn.ReLU(),
                                 nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
+        for m in self.se:
+            m.reads_1x1 = True  # 1x1 inputs: see nn.layers.to_channels_last
         self.proj_out = nn.Conv2d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,8 +129,8 @@ class ConvLSTMCell(nn.Module):
 
     def forward(self, x: torch.Tensor, state: tuple) -> tuple:
         h, c = state
-        i, f, o, g = self.gates(torch.cat([x, h], 1)).chunk(4, 1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        i, f, o, g = self.gates(torch.cat([x, h], 1)).float().chunk(4, 1)  # the state in fp32 under autocast
+        c = torch.sigmoid(f) * c.float() + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c), c
 
 
@@ -177,7 +179,7 @@ class ConvLSTM(nn.Module):
 
 class SequenceDiscriminator(nn.Module):
     """A discriminator over whole sequences (context + future, `frames` frames stacked as channels):
-    `depth` [Conv 4x4 stride 2, LeakyReLU 0.2] from `width` channels, doubling up to 8 x width, then a 4x4
+    `depth` [Conv 4x4 stride 2, LeakyReLU 0.2] from `width` channels, doubling up to 8 x width, then a 3x3
     conv to one logit per patch, averaged; spectral norm on every conv (Miyato et al. 2018).
     forward(x: (N, frames, C, H, W)) -> raw float logits (N, 1)."""
 
