@@ -2,7 +2,6 @@
 import json
 import math
 import re
-import struct
 
 import numpy as np
 import pytest
@@ -14,6 +13,8 @@ from gankit.data.moving_mnist import DIGIT, STEP, TEST_SEED, moving_mnist, rende
 from gankit.data.translation_common import to_float
 from gankit.errors import DataError
 
+from video_fixtures import write_idx
+
 TRAIN_MAX = 127  # fake train digits hold 1..127, test digits 128..255: a pixel tells its split
 
 
@@ -21,10 +22,6 @@ def one_line(err) -> str:
     msg = str(err.value)
     assert "\n" not in msg
     return msg
-
-
-def write_idx(path, arr: np.ndarray) -> None:
-    path.write_bytes(bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes())
 
 
 @pytest.fixture(scope="module")
