@@ -63,7 +63,8 @@ def test_resume_is_bit_exact(mnist_dir, tmp_path, base):
 
 
 def test_the_adversarial_run_trains_d_and_the_gradient_difference_loss(mnist_dir, tmp_path):
-    run = train_video(mnist_dir, tmp_path / "gan", steps=2, base=GAN)
+    run = train_video(mnist_dir, tmp_path / "gan", "train.tensorboard=true", steps=2, base=GAN)
+    assert any((run / "tensorboard").iterdir())  # the preview strip is logged as images
     last = train_records(run)[-1]
     assert {"loss_d", "d_real", "d_fake", "loss_g_gan", "gdl"} <= set(last)
     ck = read_checkpoint(run)[0]

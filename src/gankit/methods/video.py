@@ -137,11 +137,11 @@ class Video(TranslationMethod):
         return self.run("G", inputs["context"]).clamp(-1, 1)
 
     def visualize(self, inputs, path, step: int) -> Optional[torch.Tensor]:
-        """Per sequence three rows: the context, the true future, the prediction (one frame per column)."""
-        out = self.preview(inputs)
-        save_grid(strip_rows(inputs["context"], inputs["future"], out), path,
-                  nrow=max(self.frames_in, self.frames_out))
-        return out
+        """Per sequence three rows: the context, the true future, the prediction (one frame per column).
+        Returns the strip's frames as images (N, C, H, W), the form the trainer logs to TensorBoard."""
+        strip = strip_rows(inputs["context"], inputs["future"], self.preview(inputs))
+        save_grid(strip, path, nrow=max(self.frames_in, self.frames_out))
+        return strip
 
     def tasks(self) -> Dict[str, dict]:
         return {"predict": {"next": "G"}}
