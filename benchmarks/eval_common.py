@@ -156,6 +156,14 @@ def peaks(args, measure=None) -> dict:
     return out
 
 
+def speed_cells(f: dict) -> str:
+    """'wall | images/s | MFU' table cells of one run's training facts ('—' where unknown)."""
+    wall = f"{f['seconds'] / 60:.1f} min" if f.get("seconds") else "—"
+    ips = f"{f['images_per_s']:.1f}" if f.get("images_per_s") else "—"
+    mfu = f"{100 * f['mfu']:.1f} %" if f.get("mfu") else "—"
+    return f"{wall} | {ips} | {mfu}"
+
+
 def add_mfu(facts: dict, peaks: dict) -> None:
     """MFU of every run in `facts` against the matmul peak of the dtype it trained in (`peaks`: {"fp32": GFLOP/s,
     "bf16": GFLOP/s}); a run's MFU is left out when the peak of its dtype is unknown."""

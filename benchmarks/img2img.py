@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_common import (INCEPTION, Timer, log, read_times,  # noqa: E402
+from eval_common import (INCEPTION, Timer, log, read_times, speed_cells,  # noqa: E402
                          training_facts, training_footer, write_result)
 
 import gankit  # noqa: E402
@@ -135,12 +135,9 @@ def report(rows: dict, facts: dict, lines: list, size: int, n: int, timer) -> st
     body = ""
     for name, r in rows.items():
         f = facts.get(name, {})
-        wall = f"{f['seconds'] / 60:.1f} min" if f.get("seconds") else "—"
-        ips = f"{f['images_per_s']:.1f}" if f.get("images_per_s") else "—"
-        mfu = f"{100 * f['mfu']:.1f} %" if f.get("mfu") else "—"
         anchor = f"{ANCHORS[name]} (official model)" if name in ANCHORS else "—"
         body += (f"| {name} | {r['fid']:.1f} | {r['kid_mean']:.3f} | {r['l1']:.3f} | {r['psnr']:.2f} | "
-                 f"{r['ssim']:.3f} | {wall} | {ips} | {mfu} | {anchor} |\n")
+                 f"{r['ssim']:.3f} | {speed_cells(f)} | {anchor} |\n")
     peak = facts.get("peak", {})
     curves = curve_table(facts.get("curves", {}))
     return f"""# Image-to-image translation on CMP Facades (label map -> photo)

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eval_common import (INCEPTION, RESULTS, Timer, add_mfu, log, machine, peaks, read_times,  # noqa: E402
-                         training_facts, training_footer, write_result)
+                         speed_cells, training_facts, training_footer, write_result)
 
 import gankit  # noqa: E402
 from gankit.data.resize import imresize  # noqa: E402
@@ -170,10 +170,7 @@ def report(rows: dict, facts: dict, lines: list, n: dict, wall: str, protocols: 
         rgb = f"{_cell(per_set['Set5']['psnr'], 2)} / {_cell(per_set['Set5']['ssim'], 4)}"
         perc = per_set[PERCEPTUAL_SET]
         fid = f"{_cell(perc.get('fid'), 1)} / {_cell(perc.get('kid'), 3)}"
-        wall = f"{f['seconds'] / 60:.1f} min" if f.get("seconds") else "—"
-        ips = f"{f['images_per_s']:.1f}" if f.get("images_per_s") else "—"
-        mfu = f"{100 * f['mfu']:.1f} %" if f.get("mfu") else "—"
-        body += f"| {model} | {ys} | {rgb} | {fid} | {wall} | {ips} | {mfu} |\n"
+        body += f"| {model} | {ys} | {rgb} | {fid} | {speed_cells(f)} |\n"
     pub_head = ("| published (Y, 4-px border) | " + " | ".join(SETS) + " |\n|---|" + "---|" * len(SETS) + "\n")
     pub = "".join(f"| {m} | " + " | ".join(f"{_cell(v[s][0], 2)} / {_cell(v[s][1], 4)}" for s in SETS) + " |\n"
                   for m, v in PUBLISHED.items())

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_common import (RESULTS, Timer, add_mfu, log, peaks, read_times, training_facts,  # noqa: E402
+from eval_common import (RESULTS, Timer, add_mfu, log, peaks, read_times, speed_cells, training_facts,  # noqa: E402
                          training_footer, write_result)
 
 import gankit  # noqa: E402
@@ -128,11 +128,8 @@ def report(rows: dict, curves: dict, facts: dict, lines: list, data, timer) -> s
     body = ""
     for name, r in rows.items():
         f = facts.get(name, {})
-        wall = f"{f['seconds'] / 60:.1f} min" if f.get("seconds") else "—"
-        ips = f"{f['images_per_s']:.1f}" if f.get("images_per_s") else "—"
-        mfu = f"{100 * f['mfu']:.1f} %" if f.get("mfu") else "—"
         body += (f"| {name} | {r['mse']:.2f} | {r['mae']:.2f} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
-                 f"{r['sharpness']:.2f} | {r['grad_ratio']:.3f} | {wall} | {ips} | {mfu} |\n")
+                 f"{r['sharpness']:.2f} | {r['grad_ratio']:.3f} | {speed_cells(f)} |\n")
     pub = "".join(f"| {m} | {_cell(v[0], 2)} | {_cell(v[1], 2)} | {_cell(v[2], 4)} |\n" for m, v in PUBLISHED.items())
     horizon = "".join(f"| {name} | " + " | ".join(f"{v:.1f}" for v in c) + " |\n" for name, c in curves.items())
     return f"""# Next-frame prediction on Moving MNIST ({data.frames_in} -> {data.frames_out} frames)

@@ -25,7 +25,7 @@ UPSCALE_TILE, UPSCALE_OVERLAP = 512, 160  # SR tiles in LR pixels: overlap >= 4x
 
 
 class ImageModel(nn.Module):
-    """What the image-to-image models share: one image, a batch, or a list of images of different sizes."""
+    """What the image models share: their device, and (image-to-image) one image, a batch, or a list of images."""
 
     @property
     def device(self) -> torch.device:
@@ -130,7 +130,7 @@ class Upscaler(ImageModel):
         return out
 
 
-class Predictor(nn.Module):
+class Predictor(ImageModel):
     """A video predictor; `.predict(frames, n)` continues clips of the trained frame size in [-1, 1]."""
 
     def __init__(self, net: nn.Module, method: str, step: int, spec):
@@ -171,10 +171,6 @@ class Predictor(nn.Module):
         pred = torch.cat(out, 1)[:, :steps].cpu()
         pred = pred.clamp(-1, 1) if clip else pred
         return pred if frames.ndim == 5 else pred[0]
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
 
 
 def pad_at_least(x: torch.Tensor, side: int) -> torch.Tensor:
