@@ -115,20 +115,76 @@ def test_content_loss_needs_a_local_file(data_dirs, tmp_path):
         api.train(None, overrides=sr_overrides(train, tmp_path / "d", "train.steps=1", "sr.pixel=0"))
 
 
-def test_content_loss_trains_through_a_feature_network(data_dirs, tmp_path, monkeypatch):
+def _tiny_content(monkeypatch, seen=None):
+    """Replace the content network by a stride-2 conv that records its inputs in `seen`."""
     from gankit.methods import content
+
+    class Recording(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, stride=2)
+
+        def forward(self, x):
+            if seen is not None:
+                seen.append(x.detach().clone())
+            return torch.relu(self.conv(x))
 
     def tiny(vgg, inception):
         torch.manual_seed(3)
-        body = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2), torch.nn.ReLU())
-        return content.ContentNetwork(body, (0.5,) * 3, (0.5,) * 3, {"content": "tiny"})
+        return content.ContentNetwork(Recording(), (0.5,) * 3, (0.5,) * 3, {"content": "tiny"}, stride=2)
 
     monkeypatch.setattr(content, "content_network", tiny)
+
+
+def test_content_loss_trains_through_a_feature_network(data_dirs, tmp_path, monkeypatch):
+    seen = []
+    _tiny_content(monkeypatch, seen)
     train, _ = data_dirs
     run = api.train(None, overrides=sr_overrides(train, tmp_path / "c", "train.steps=2", "sr.content=1",
                                                  "sr.pixel=0"))
     last = train_records(run)[-1]
     assert last["loss_content"] > 0 and abs(last["loss_g"] - last["loss_content"]) < 1e-5
+    crop = int(read_checkpoint(run)[0].meta["config"]["data"]["crop"])
+    # each step: HR then SR, cropped by stride - 1 = 1 px at a random offset
+    assert len(seen) == 4 and {tuple(x.shape[-2:]) for x in seen} == {(crop - 1, crop - 1)}
+    assert read_checkpoint(run)[0].meta["protocol"]["content_shift"] == 2
+
+
+def test_content_shift_off_sees_whole_crops(data_dirs, tmp_path, monkeypatch):
+    seen = []
+    _tiny_content(monkeypatch, seen)
+    train, _ = data_dirs
+    run = api.train(None, overrides=sr_overrides(train, tmp_path / "c", "train.steps=1", "sr.content=1",
+                                                 "sr.content_shift=false"))
+    crop = int(read_checkpoint(run)[0].meta["config"]["data"]["crop"])
+    assert {tuple(x.shape[-2:]) for x in seen} == {(crop, crop)}
+    assert read_checkpoint(run)[0].meta["protocol"]["content_shift"] == 0
+
+
+def test_shifted_crops_cut_both_images_at_one_offset_covering_every_phase():
+    from gankit.methods.content import shifted_crops
+
+    a = torch.arange(2 * 3 * 12 * 10, dtype=torch.float32).view(2, 3, 12, 10)
+    torch.manual_seed(0)
+    offsets = set()
+    for _ in range(200):
+        ca, cb = shifted_crops(a, a + 1, 4)
+        assert ca.shape == (2, 3, 9, 7) and torch.equal(cb, ca + 1)
+        first = int(ca[0, 0, 0, 0])
+        offsets.add(divmod(first, 10))
+    assert offsets == {(dy, dx) for dy in range(4) for dx in range(4)}
+    same = shifted_crops(a, a, 1)
+    assert same[0] is a and same[1] is a
+
+
+def test_resume_is_bit_exact_with_the_shifted_content_loss(data_dirs, tmp_path, monkeypatch):
+    _tiny_content(monkeypatch)
+    train, _ = data_dirs
+    extra = ["sr.content=1", "sr.pixel=0.01"]
+    straight = api.train(None, overrides=sr_overrides(train, tmp_path / "a", "train.steps=4", *extra, base=SRGAN))
+    api.train(None, overrides=sr_overrides(train, tmp_path / "b", "train.steps=2", *extra, base=SRGAN))
+    resumed = api.train(None, resume=tmp_path / "b", overrides=["train.steps=4"])
+    assert_tree_equal(weights(straight), weights(resumed), "weights")
 
 
 def _png(path, arr):

@@ -4,7 +4,8 @@
 (`vgg19-dcbb9e9d.pth`, read with `torch.load(weights_only=True)`, or a .safetensors file) given by
 path. `inception`: the offline Inception-v3 (the FID weights) up to Conv2d_4a_3x3 (192 channels at
 about 1/4 of the input's side: 96 px -> 20 x 20) run on the crops at their own size. Nothing is ever
-downloaded; the file's sha256 is part of `protocol`.
+downloaded; the file's sha256 is part of `protocol`. `stride` is the features' step in input pixels, the
+period of the pattern a content loss at a fixed offset can leave on G's output (`shifted_crops`).
 """
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ INCEPTION_STEM = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1"
 class ContentNetwork(nn.Module):
     """Frozen feature extractor: forward((N, C, H, W) in [-1, 1]) -> features; `protocol` says which."""
 
-    def __init__(self, body: nn.Module, mean, std, protocol: dict):
+    def __init__(self, body: nn.Module, mean, std, protocol: dict, stride: int = 1):
         super().__init__()
+        self.stride = stride
         self.body = body.eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
@@ -74,7 +76,7 @@ def vgg54(path: str) -> ContentNetwork:
         raise GankitError(f"'{p}' does not hold VGG19 weights ({' '.join(str(err).split())[:120]}); "
                           "pass torchvision's vgg19-dcbb9e9d.pth") from None
     return ContentNetwork(body, IMAGENET_MEAN, IMAGENET_STD,
-                          {"content": "VGG19 conv5_4 (VGG54)", "content_sha256": file_sha256(p)})
+                          {"content": "VGG19 conv5_4 (VGG54)", "content_sha256": file_sha256(p)}, stride=16)
 
 
 def inception_stem(path: Optional[str] = None) -> ContentNetwork:
@@ -87,7 +89,7 @@ def inception_stem(path: Optional[str] = None) -> ContentNetwork:
     # torch-fidelity maps uint8 v to (v - 128) / 128; from [0, 1]: mean 128/255, std 128/255
     return ContentNetwork(body, (128 / 255,) * 3, (128 / 255,) * 3,
                           {"content": "Inception-v3 2015-12-05 Conv2d_4a_3x3 (FID weights)",
-                           "content_sha256": inception.sha256})
+                           "content_sha256": inception.sha256}, stride=4)
 
 
 def content_network(vgg_weights: Optional[str], inception_weights: Optional[str]) -> ContentNetwork:
@@ -97,3 +99,17 @@ def content_network(vgg_weights: Optional[str], inception_weights: Optional[str]
     print("gankit: sr.vgg_weights is not set: the content loss uses the offline Inception-v3 (FID) features "
           "instead of VGG54", file=sys.stderr)
     return inception_stem(inception_weights)
+
+
+def shifted_crops(a: torch.Tensor, b: torch.Tensor, stride: int):
+    """The same random crop of `a` and `b`, offset by 0..stride-1 px on each axis (global torch RNG).
+
+    A strided feature network sees the image on a fixed grid; a content loss taken always at offset 0
+    leaves whatever that grid cannot see free, and G fills it with a period-`stride` checkerboard.
+    Drawing the offset each step puts every phase under the loss.
+    """
+    if stride <= 1:
+        return a, b
+    dy, dx = torch.randint(0, stride, (2,)).tolist()
+    h, w = a.shape[-2] - stride + 1, a.shape[-1] - stride + 1
+    return a[..., dy:dy + h, dx:dx + w], b[..., dy:dy + h, dx:dx + w]

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from ..config import _opt, register_section
 from ..errors import ConfigError
 from ..monitor.images import save_grid
+from .content import shifted_crops
 from .translation import PREVIEW_ITEMS, TranslationMethod, interleave
 
 
@@ -33,6 +34,8 @@ class SRConfig:
     content: float = _opt(0.0, min=0.0, help="weight of the content (feature MSE) loss; SRGAN: 0.006")
     vgg_weights: Optional[str] = _opt(None, help="local torchvision VGG19 weights (vgg19-dcbb9e9d.pth) for the "
                                                  "VGG54 content loss; unset: the offline Inception-v3 features")
+    content_shift: bool = _opt(True, help="content loss on a crop at a random offset below the feature network's "
+                                          "stride each step (no stride-period checkerboard on the output)")
     adversarial: float = _opt(0.0, min=0.0, help="weight of the adversarial loss (SRGAN: 1e-3; 0: no D)")
     d_width: int = _opt(64, min=1, help="SRGAN discriminator base width")
     init_from: Optional[str] = _opt(None, help="start G from this run's weights (SRGAN from an SRResNet run)")
@@ -74,7 +77,10 @@ class SR(TranslationMethod):
     def protocol(self) -> dict:
         """What the losses use, stored in checkpoints and shown in `gankit eval` lines."""
         out = {"pixel_loss": self.opts.pixel_loss if self.opts.pixel else "none"}
-        out.update(self.content.protocol if self.content is not None else {"content": "none"})
+        if self.content is not None:
+            out.update(self.content.protocol, content_shift=self.content.stride if self.opts.content_shift else 0)
+        else:
+            out["content"] = "none"
         return out
 
     def initialize(self) -> None:
@@ -116,9 +122,10 @@ class SR(TranslationMethod):
             pixel = mse if o.pixel_loss == "mse" else diff.abs().mean()
             loss_g = o.pixel * pixel
             if self.content is not None:
+                sr_c, hr_c = shifted_crops(sr, hr, self.content.stride if o.content_shift else 1)
                 with torch.no_grad():
-                    target = self.content(hr).float()
-                loss_c = F.mse_loss(self.content(sr).float(), target)
+                    target = self.content(hr_c).float()
+                loss_c = F.mse_loss(self.content(sr_c).float(), target)
                 loss_g = loss_g + o.content * loss_c
                 logs["loss_content"] = loss_c.detach()
             if self.adversarial:
