@@ -136,29 +136,20 @@ def _tiny_content(monkeypatch, seen=None):
     monkeypatch.setattr(content, "content_network", tiny)
 
 
-def test_content_loss_trains_through_a_feature_network(data_dirs, tmp_path, monkeypatch):
+@pytest.mark.parametrize("shift", [True, False])
+def test_content_loss_trains_through_a_feature_network(data_dirs, tmp_path, monkeypatch, shift):
     seen = []
     _tiny_content(monkeypatch, seen)
     train, _ = data_dirs
     run = api.train(None, overrides=sr_overrides(train, tmp_path / "c", "train.steps=2", "sr.content=1",
-                                                 "sr.pixel=0"))
+                                                 "sr.pixel=0", f"sr.content_shift={str(shift).lower()}"))
     last = train_records(run)[-1]
     assert last["loss_content"] > 0 and abs(last["loss_g"] - last["loss_content"]) < 1e-5
-    crop = int(read_checkpoint(run)[0].meta["config"]["data"]["crop"])
-    # each step: HR then SR, cropped by stride - 1 = 1 px at a random offset
-    assert len(seen) == 4 and {tuple(x.shape[-2:]) for x in seen} == {(crop - 1, crop - 1)}
-    assert read_checkpoint(run)[0].meta["protocol"]["content_shift"] == 2
-
-
-def test_content_shift_off_sees_whole_crops(data_dirs, tmp_path, monkeypatch):
-    seen = []
-    _tiny_content(monkeypatch, seen)
-    train, _ = data_dirs
-    run = api.train(None, overrides=sr_overrides(train, tmp_path / "c", "train.steps=1", "sr.content=1",
-                                                 "sr.content_shift=false"))
-    crop = int(read_checkpoint(run)[0].meta["config"]["data"]["crop"])
-    assert {tuple(x.shape[-2:]) for x in seen} == {(crop, crop)}
-    assert read_checkpoint(run)[0].meta["protocol"]["content_shift"] == 0
+    ck = read_checkpoint(run)[0]
+    side = int(ck.meta["config"]["data"]["crop"]) - (1 if shift else 0)  # shifted: cropped by stride - 1 = 1 px
+    # each step: HR then SR
+    assert len(seen) == 4 and {tuple(x.shape[-2:]) for x in seen} == {(side, side)}
+    assert ck.meta["protocol"]["content_shift"] == (2 if shift else 0)
 
 
 def test_shifted_crops_cut_both_images_at_one_offset_covering_every_phase():
