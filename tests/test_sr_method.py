@@ -168,6 +168,31 @@ def test_shifted_crops_cut_both_images_at_one_offset_covering_every_phase():
     assert same[0] is a and same[1] is a
 
 
+def test_rolled_together_rolls_both_images_by_one_offset_covering_every_phase():
+    from gankit.methods.content import rolled_together
+
+    a = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    torch.manual_seed(0)
+    offsets = set()
+    for _ in range(200):
+        ra, rb = rolled_together(a, a + 1, 4)
+        assert ra.shape == a.shape and torch.equal(rb, ra + 1)
+        dy, dx = next((y, x) for y in range(4) for x in range(4) if torch.equal(ra, a.roll((y, x), (-2, -1))))
+        offsets.add((dy, dx))
+    assert offsets == {(dy, dx) for dy in range(4) for dx in range(4)}
+    same = rolled_together(a, a, 1)
+    assert same[0] is a and same[1] is a
+
+
+@pytest.mark.parametrize("shift", [True, False])
+def test_protocol_records_the_discriminator_shift(data_dirs, tmp_path, shift):
+    train, _ = data_dirs
+    run = api.train(None, overrides=sr_overrides(train, tmp_path / "d", "train.steps=1",
+                                                 f"sr.d_shift={str(shift).lower()}", base=SRGAN))
+    ck = read_checkpoint(run)[0]
+    assert ck.meta["protocol"]["d_shift"] == (int(ck.meta["config"]["data"]["scale"]) if shift else 0)
+
+
 def test_resume_is_bit_exact_with_the_shifted_content_loss(data_dirs, tmp_path, monkeypatch):
     _tiny_content(monkeypatch)
     train, _ = data_dirs

@@ -5,7 +5,8 @@
 path. `inception`: the offline Inception-v3 (the FID weights) up to Conv2d_4a_3x3 (192 channels at
 about 1/4 of the input's side: 96 px -> 20 x 20) run on the crops at their own size. Nothing is ever
 downloaded; the file's sha256 is part of `protocol`. `stride` is the features' step in input pixels, the
-period of the pattern a content loss at a fixed offset can leave on G's output (`shifted_crops`).
+period of the pattern a content loss at a fixed offset can leave on G's output (`shifted_crops`);
+`rolled_together` does the same for SRGAN's discriminator.
 """
 from __future__ import annotations
 
@@ -113,3 +114,17 @@ def shifted_crops(a: torch.Tensor, b: torch.Tensor, stride: int):
     dy, dx = torch.randint(0, stride, (2,)).tolist()
     h, w = a.shape[-2] - stride + 1, a.shape[-1] - stride + 1
     return a[..., dy:dy + h, dx:dx + w], b[..., dy:dy + h, dx:dx + w]
+
+
+def rolled_together(a: torch.Tensor, b: torch.Tensor, period: int):
+    """`a` and `b` rolled (circularly) by the same random 0..period-1 px on each axis (global torch RNG).
+
+    G's pixel-shuffle output has a `period`-px sub-pixel lattice at a fixed place in every crop; a
+    strided discriminator's gradient is periodic on its own grid, and with the two grids always aligned G
+    learns a per-phase offset pattern from it. Rolling D's inputs each step moves the grids apart at random;
+    the wrap-around seam is in real and fake alike.
+    """
+    if period <= 1:
+        return a, b
+    shift = tuple(torch.randint(0, period, (2,)).tolist())
+    return a.roll(shift, (-2, -1)), b.roll(shift, (-2, -1))

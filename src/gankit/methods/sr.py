@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..config import _opt, register_section
 from ..errors import ConfigError
 from ..monitor.images import save_grid
-from .content import shifted_crops
+from .content import rolled_together, shifted_crops
 from .translation import PREVIEW_ITEMS, TranslationMethod, interleave
 
 
@@ -37,6 +37,8 @@ class SRConfig:
     content_shift: bool = _opt(True, help="content loss on a crop at a random offset below the feature network's "
                                           "stride each step (no stride-period checkerboard on the output)")
     adversarial: float = _opt(0.0, min=0.0, help="weight of the adversarial loss (SRGAN: 1e-3; 0: no D)")
+    d_shift: bool = _opt(True, help="D sees real and fake crops rolled by one random 0..scale-1 px offset each "
+                                    "step (no scale-period pattern on the output from D's stride-2 grid)")
     d_width: int = _opt(64, min=1, help="SRGAN discriminator base width")
     init_from: Optional[str] = _opt(None, help="start G from this run's weights (SRGAN from an SRResNet run)")
 
@@ -81,6 +83,8 @@ class SR(TranslationMethod):
             out.update(self.content.protocol, content_shift=self.content.stride if self.opts.content_shift else 0)
         else:
             out["content"] = "none"
+        if self.adversarial:
+            out["d_shift"] = self.scale if self.opts.d_shift else 0
         return out
 
     def initialize(self) -> None:
@@ -110,9 +114,10 @@ class SR(TranslationMethod):
             sr = self.trained("G")(lr)
         logs = {}
         if self.adversarial:
+            d_real_in, d_fake_in = rolled_together(hr, sr, self.scale if o.d_shift else 1)
             self.discriminators_trainable(["D"], True)
             with self.autocast():
-                loss_d, d_real, d_fake = self.d_loss(self.trained("D"), hr, sr)
+                loss_d, d_real, d_fake = self.d_loss(self.trained("D"), d_real_in, d_fake_in)
             logs.update(loss_d=loss_d.detach(), d_real=d_real, d_fake=d_fake,
                         grad_norm_d=self.update("D", loss_d, [self.D]))
             self.discriminators_trainable(["D"], False)
@@ -129,7 +134,7 @@ class SR(TranslationMethod):
                 loss_g = loss_g + o.content * loss_c
                 logs["loss_content"] = loss_c.detach()
             if self.adversarial:
-                adv = self.g_adversarial(self.D, sr)
+                adv = self.g_adversarial(self.D, d_fake_in)
                 loss_g = loss_g + o.adversarial * adv
                 logs["loss_g_gan"] = adv.detach()
         logs.update(loss_g=loss_g.detach(), pixel=pixel.detach(),
