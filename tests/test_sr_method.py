@@ -152,35 +152,23 @@ def test_content_loss_trains_through_a_feature_network(data_dirs, tmp_path, monk
     assert ck.meta["protocol"]["content_shift"] == (2 if shift else 0)
 
 
-def test_shifted_crops_cut_both_images_at_one_offset_covering_every_phase():
-    from gankit.methods.content import shifted_crops
+@pytest.mark.parametrize("helper", ["shifted_crops", "rolled_together"])
+def test_shift_helpers_move_both_images_by_one_offset_covering_every_phase(helper):
+    from gankit.methods import content
 
+    move = getattr(content, helper)
     a = torch.arange(2 * 3 * 12 * 10, dtype=torch.float32).view(2, 3, 12, 10)
+    expected = {"shifted_crops": lambda dy, dx: a[..., dy:dy + 9, dx:dx + 7],
+                "rolled_together": lambda dy, dx: a.roll((dy, dx), (-2, -1))}[helper]
+    phases = [(dy, dx) for dy in range(4) for dx in range(4)]
     torch.manual_seed(0)
     offsets = set()
     for _ in range(200):
-        ca, cb = shifted_crops(a, a + 1, 4)
-        assert ca.shape == (2, 3, 9, 7) and torch.equal(cb, ca + 1)
-        first = int(ca[0, 0, 0, 0])
-        offsets.add(divmod(first, 10))
-    assert offsets == {(dy, dx) for dy in range(4) for dx in range(4)}
-    same = shifted_crops(a, a, 1)
-    assert same[0] is a and same[1] is a
-
-
-def test_rolled_together_rolls_both_images_by_one_offset_covering_every_phase():
-    from gankit.methods.content import rolled_together
-
-    a = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
-    torch.manual_seed(0)
-    offsets = set()
-    for _ in range(200):
-        ra, rb = rolled_together(a, a + 1, 4)
-        assert ra.shape == a.shape and torch.equal(rb, ra + 1)
-        dy, dx = next((y, x) for y in range(4) for x in range(4) if torch.equal(ra, a.roll((y, x), (-2, -1))))
-        offsets.add((dy, dx))
-    assert offsets == {(dy, dx) for dy in range(4) for dx in range(4)}
-    same = rolled_together(a, a, 1)
+        ma, mb = move(a, a + 1, 4)
+        assert torch.equal(mb, ma + 1)
+        offsets.add(next(p for p in phases if expected(*p).shape == ma.shape and torch.equal(ma, expected(*p))))
+    assert offsets == set(phases)
+    same = move(a, a, 1)
     assert same[0] is a and same[1] is a
 
 
