@@ -173,12 +173,23 @@ def test_shift_helpers_move_both_images_by_one_offset_covering_every_phase(helpe
 
 
 @pytest.mark.parametrize("shift", [True, False])
-def test_protocol_records_the_discriminator_shift(data_dirs, tmp_path, shift):
+def test_discriminator_sees_rolled_crops_and_the_protocol_says_so(data_dirs, tmp_path, monkeypatch, shift):
+    from gankit.methods import content, sr as sr_method
+
+    periods = []
+
+    def recording(a, b, period):
+        periods.append(period)
+        return content.rolled_together(a, b, period)
+
+    monkeypatch.setattr(sr_method, "rolled_together", recording)
     train, _ = data_dirs
-    run = api.train(None, overrides=sr_overrides(train, tmp_path / "d", "train.steps=1",
+    run = api.train(None, overrides=sr_overrides(train, tmp_path / "d", "train.steps=2",
                                                  f"sr.d_shift={str(shift).lower()}", base=SRGAN))
     ck = read_checkpoint(run)[0]
-    assert ck.meta["protocol"]["d_shift"] == (int(ck.meta["config"]["data"]["scale"]) if shift else 0)
+    scale = int(ck.meta["config"]["data"]["scale"])
+    assert periods == [scale if shift else 1] * 2  # once per step, for D's step and G's adversarial term
+    assert ck.meta["protocol"]["d_shift"] == (scale if shift else 0)
 
 
 def test_resume_is_bit_exact_with_the_shifted_content_loss(data_dirs, tmp_path, monkeypatch):
