@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from gankit import api
 from gankit.errors import GankitError
@@ -69,6 +70,23 @@ def test_lr_factor_schedules():
     assert [lr_factor(s, 10, "none", 0.5) for s in (0, 9)] == [1.0, 1.0]
     assert [round(lr_factor(s, 10, "linear", 0.5), 6) for s in range(4, 10)] == [1.0, 1.0, 0.8, 0.6, 0.4, 0.2]
     assert lr_factor(0, 10, "cosine", 0.0) == 1.0 and lr_factor(5, 10, "cosine", 0.0) == pytest.approx(0.5)
+
+
+def test_onecycle_follows_torchs_one_cycle_lr():
+    total, pct = 100, 0.3
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=total, pct_start=pct,
+                                                anneal_strategy="cos", cycle_momentum=False)
+    theirs = []
+    for _ in range(total):
+        theirs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    ours = [lr_factor(s, total, "onecycle", pct) for s in range(total)]
+    assert ours[0] == pytest.approx(1 / 25) and ours[30] == 1.0 and ours[-1] < 1e-3
+    assert all(a < b for a, b in zip(ours[:30], ours[1:31])) and all(a > b for a, b in zip(ours[30:], ours[31:]))
+    assert max(abs(a - b) for a, b in zip(ours, theirs)) < 0.06  # torch peaks one step earlier, ends at 1/25e4
+    assert lr_factor(0, total, "onecycle", 0.0) == 1.0  # no warm-up: a cosine decay
 
 
 def test_linear_decay_reaches_the_optimizers(tiny):

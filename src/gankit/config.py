@@ -127,9 +127,11 @@ class OptimConfig:
     d_lr: float = _opt(2e-4, min=0.0)
     g_betas: List[float] = _opt([0.5, 0.999])
     d_betas: List[float] = _opt([0.5, 0.999])
-    lr_decay: str = _opt("none", choices=["none", "linear", "cosine"],
-                         help="decay both learning rates to 0 by the last step, starting at optim.decay_start")
-    decay_start: float = _opt(0.0, min=0.0, max=1.0, help="fraction of training before the lr decay begins")
+    lr_decay: str = _opt("none", choices=["none", "linear", "cosine", "onecycle"],
+                         help="decay both learning rates to 0 by the last step, starting at optim.decay_start "
+                              "(onecycle: a cosine warm-up from lr/25 until then)")
+    decay_start: float = _opt(0.0, min=0.0, max=1.0, help="fraction of training before the lr decay begins "
+                                                          "(onecycle: the warm-up, torch's pct_start, e.g. 0.3)")
 
 
 @dataclass

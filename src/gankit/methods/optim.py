@@ -19,12 +19,19 @@ def make_optimizer(params: Iterable[nn.Parameter], name: str, lr: float, betas, 
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas), foreach=True)
 
 
+ONECYCLE_FLOOR = 1 / 25  # OneCycleLR's div_factor: the warm-up starts at max_lr / 25
+
+
 def lr_factor(step: int, total: int, schedule: str, start: float) -> float:
     """Multiplier of the base learning rate at 0-based `step` of `total`.
 
     'none' keeps 1. 'linear' and 'cosine' hold 1 until `start` x total steps, then fall to 0 at the
-    end (the pix2pix / CycleGAN schedule is 'linear' with start 0.5)."""
+    end (the pix2pix / CycleGAN schedule is 'linear' with start 0.5). 'onecycle' (Smith & Topin 2019; OpenSTL's
+    default) is torch's OneCycleLR with cosine annealing ending at 0: from 1/25 up to 1 over the first
+    `start` x total steps (its pct_start; 0 starts at 1), then down to 0 along a cosine."""
     begin = int(start * total)
+    if schedule == "onecycle" and step < begin:
+        return ONECYCLE_FLOOR + (1.0 - ONECYCLE_FLOOR) * 0.5 * (1.0 - math.cos(math.pi * step / begin))
     if schedule == "none" or step < begin:
         return 1.0
     t = (step - begin) / max(1, total - begin)
