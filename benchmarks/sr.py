@@ -194,7 +194,8 @@ al. 2016; BasicSR's MSRResNet: {BASICSR_MSRRESNET_SET5_RGB} dB RGB PSNR on Set5)
 - Wall time is the whole `gankit train` command's; MFU = model FLOPs per step (FlopCounterMode, forward and
   backward) x steps / wall seconds / the matmul peak of the dtype the run trained in (bf16 runs: the bf16
   peak; {', '.join(f"{k}: {f.get('amp')} at {f.get('peak')} GFLOP/s" for k, f in facts.items() if f.get('peak'))};
-  the peaks are benchmarks/results/speed.md's).
+  the peaks are the command line's, measured idle on the training machine with benchmarks/speed.py's
+  matmul_peak: the faster of torch.mm and a oneDNN 1x1 convolution).
 
 ![bicubic | SRResNet | SRGAN | HR](sr.png)
 
