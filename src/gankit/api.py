@@ -88,21 +88,26 @@ def train(config: Union[Config, dict, None] = None, *, resume: Union[str, Path, 
     device = select_device(cfg.train.device)
     info = distributed.setup(device, cfg.train.batch_size)
     try:
-        if info.enabled and device.type == "cuda":
-            device = torch.device("cuda", info.local_rank)
-            torch.cuda.set_device(device)
-        seed_everything(cfg.seed)  # the same on every rank: same init, same global noise
-        dataset = dataset_for(cfg).to(device)
-        method = build_method(cfg, DataSpec.from_dataset(dataset), device)
-        if info.enabled:
-            method.distribute(info)
-        trainer = Trainer(cfg, method, dataset, run_dir, info)
-        result = trainer.fit(resume_from=run_dir if resume is not None else None)
+        result = _fit(cfg, device, info, run_dir, resume is not None)
     except BaseException:
         distributed.teardown(success=False)
         raise
     distributed.teardown()
     return result
+
+
+def _fit(cfg: Config, device: torch.device, info: distributed.DistInfo, run_dir: Path, resume: bool) -> Path:
+    """Build and train on this rank. The networks (and their DDP reducers, which hold the process group)
+    are freed on return, so `distributed.teardown` destroys the group while Python is alive."""
+    if info.enabled and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+    seed_everything(cfg.seed)  # the same on every rank: same init, same global noise
+    dataset = dataset_for(cfg).to(device)
+    method = build_method(cfg, DataSpec.from_dataset(dataset), device)
+    if info.enabled:
+        method.distribute(info)
+    return Trainer(cfg, method, dataset, run_dir, info).fit(resume_from=run_dir if resume else None)
 
 
 def evaluate_translation(run, metrics: Optional[str] = None, n: Optional[int] = None, *,

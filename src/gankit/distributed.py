@@ -23,6 +23,7 @@ With `train.sync_bn=true` every rank's statistics are those of the global batch.
 """
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ def teardown(success: bool = True) -> None:
     early can abort gloo in its peers). After an error there is no barrier: the peers may be stuck
     in a collective, and torchrun stops them when this rank exits."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()  # DDP reducers still alive would release the group only at interpreter exit,
+        # where gloo's threads can abort the process ("terminate called without an active exception")
         if success:
             dist.barrier()
         dist.destroy_process_group()
