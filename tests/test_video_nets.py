@@ -9,13 +9,14 @@ from gankit.nn.video import VIDEO_NETS, ConvLSTM, SequenceDiscriminator, SimVP
 torch.set_num_threads(1)
 SMALL_SIMVP = dict(channels=1, frames_in=4, frames_out=3, hidden_s=8, hidden_t=16, spatial=4, temporal=2)
 SMALL_LSTM = dict(channels=1, frames_in=4, frames_out=3, hidden=8, layers=2, kernel=3, patch=4)
+PATCH_SIMVP = dict(SMALL_SIMVP, spatial=2, patch=4, down=0)
 
 
 def clip(n=2, t=4, c=1, side=16, seed=0):
     return torch.rand(n, t, c, side, side, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
-@pytest.mark.parametrize("cls, args", [(SimVP, SMALL_SIMVP), (ConvLSTM, SMALL_LSTM)])
+@pytest.mark.parametrize("cls, args", [(SimVP, SMALL_SIMVP), (SimVP, PATCH_SIMVP), (ConvLSTM, SMALL_LSTM)])
 def test_predictors_map_context_to_the_future_frames(cls, args):
     torch.manual_seed(0)
     net = cls(**args)
@@ -29,7 +30,7 @@ def test_predictors_map_context_to_the_future_frames(cls, args):
         assert torch.equal(rebuilt.eval()(clip()), net.eval()(clip()))
 
 
-@pytest.mark.parametrize("cls, args", [(SimVP, SMALL_SIMVP), (ConvLSTM, SMALL_LSTM)])
+@pytest.mark.parametrize("cls, args", [(SimVP, SMALL_SIMVP), (SimVP, PATCH_SIMVP), (ConvLSTM, SMALL_LSTM)])
 def test_each_sequence_is_predicted_on_its_own(cls, args):
     torch.manual_seed(0)
     net = cls(**args).eval()
@@ -38,6 +39,27 @@ def test_each_sequence_is_predicted_on_its_own(cls, args):
         together, alone = net(x), net(x[1:2])
     assert torch.allclose(together[1:2], alone, atol=1e-5)
     assert not torch.allclose(together[0], together[1], atol=1e-3)  # the inputs do matter
+
+
+def test_simvp_patches_and_strides_set_the_translators_grid():
+    """The translator sees an H / (patch x 2^down) grid; down defaults to every second encoder layer."""
+    seen = {}
+
+    def grid(**args):
+        net = SimVP(**{**SMALL_SIMVP, **args})
+        net.translator.register_forward_hook(lambda m, i, o: seen.update(side=i[0].shape[-1]))
+        net(clip(side=32))
+        return seen["side"], net.multiple
+
+    assert grid() == (8, 4)  # spatial=4: strides 1, 2, 1, 2
+    assert grid(patch=4, down=0) == (8, 4)
+    assert grid(patch=2, down=1) == (8, 4)
+    assert grid(down=1) == (16, 2)
+    assert grid(patch=4, down=2) == (2, 16)
+    with pytest.raises(ConfigError, match="down=3 is invalid with spatial=4"):
+        SimVP(**SMALL_SIMVP, down=3)
+    with pytest.raises(ConfigError, match="multiples of 16"):
+        SimVP(**SMALL_SIMVP, patch=4, down=2)(clip(side=8))
 
 
 def test_simvp_with_equal_horizons_and_rgb_frames():

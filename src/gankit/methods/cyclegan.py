@@ -18,7 +18,8 @@ from ..config import _opt, register_section
 from ..monitor.images import save_grid
 from ..metrics.translation import OTHER_DIRECTION
 from .pool import ImagePool
-from .translation import PREVIEW_ITEMS, TranslationMethod, TranslationNetsConfig, interleave, resolve_channels
+from .conditional import PREVIEW_ITEMS, interleave
+from .translation import TranslationMethod, TranslationNetsConfig, resolve_channels
 
 
 @dataclass

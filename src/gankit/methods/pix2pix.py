@@ -13,7 +13,8 @@ import torch
 
 from ..config import _opt, register_section
 from ..monitor.images import save_grid
-from .translation import PREVIEW_ITEMS, TranslationMethod, TranslationNetsConfig, interleave, resolve_channels
+from .conditional import PREVIEW_ITEMS, interleave
+from .translation import TranslationMethod, TranslationNetsConfig, resolve_channels
 
 
 @dataclass

@@ -20,7 +20,7 @@ from ..config import _opt, register_section
 from ..errors import ConfigError
 from ..monitor.images import save_grid
 from .content import rolled_together, shifted_crops
-from .translation import PREVIEW_ITEMS, TranslationMethod, interleave
+from .conditional import PREVIEW_ITEMS, ConditionalMethod, interleave
 
 
 @dataclass
@@ -47,7 +47,7 @@ class SRConfig:
 register_section("sr", SRConfig, methods=("sr",))
 
 
-class SR(TranslationMethod):
+class SR(ConditionalMethod):
     """G: LR -> HR (SRResNet or ESPCN); D (SRGAN): HR crops vs G's outputs."""
 
     section = "sr"

@@ -16,7 +16,7 @@ import torch
 from ..config import _opt, register_section
 from ..errors import ConfigError
 from ..monitor.images import save_grid
-from .translation import PREVIEW_ITEMS, TranslationMethod
+from .conditional import PREVIEW_ITEMS, ConditionalMethod
 
 PREVIEW_SEQUENCES = 4  # sequences in a preview strip (each: context, truth, prediction)
 
@@ -31,7 +31,9 @@ class VideoConfig:
     hidden: int = _opt(64, min=1, help="ConvLSTM: channels of each cell")
     layers: int = _opt(3, min=1, help="ConvLSTM: stacked cells")
     kernel: int = _opt(5, min=1, help="ConvLSTM: gate convolution size (odd)")
-    patch: int = _opt(4, min=1, help="ConvLSTM: frames folded into patch x patch patches (space-to-depth)")
+    down: Optional[int] = _opt(None, min=0, help="SimVP: stride-2 encoder layers (None: every second layer)")
+    patch: Optional[int] = _opt(None, min=1, help="frames folded into patch x patch patches (space-to-depth) "
+                                                  "before the network (None: 4 for ConvLSTM, 1 for SimVP)")
     recon_loss: str = _opt("l2", choices=["l1", "l2"], help="reconstruction error (OpenSTL: l2)")
     recon: float = _opt(1.0, min=0.0, help="weight of the reconstruction loss")
     gdl: float = _opt(0.0, min=0.0, help="weight of the gradient-difference loss (Mathieu et al.: 1)")
@@ -53,7 +55,7 @@ def gradient_difference(pred: torch.Tensor, true: torch.Tensor, alpha: float = 1
     return (ty - py).abs().pow(alpha).mean() + (tx - px).abs().pow(alpha).mean()
 
 
-class Video(TranslationMethod):
+class Video(ConditionalMethod):
     """G: context frames -> future frames (SimVP or ConvLSTM); D (when video.adv > 0): whole sequences."""
 
     section = "video"
@@ -68,10 +70,11 @@ class Video(TranslationMethod):
         frames = dict(channels=c, frames_in=self.frames_in, frames_out=self.frames_out)
         if o.predictor == "simvp":
             self.G = self._add("G", "SimVP", dict(**frames, hidden_s=o.hidden_s, hidden_t=o.hidden_t,
-                                                  spatial=o.spatial, temporal=o.temporal))
+                                                  spatial=o.spatial, temporal=o.temporal, patch=o.patch or 1,
+                                                  down=o.down))
         else:
             self.G = self._add("G", "ConvLSTM", dict(**frames, hidden=o.hidden, layers=o.layers, kernel=o.kernel,
-                                                     patch=o.patch))
+                                                     patch=o.patch or 4))
         self.optimizer("G", [self.G], cfg.optim.g_lr, cfg.optim.g_betas)
         self.adversarial = o.adv > 0
         if self.adversarial:

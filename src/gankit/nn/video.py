@@ -73,38 +73,47 @@ class TemporalBlock(nn.Module):
 
 
 class SimVP(nn.Module):
-    """Encoder (per frame: `spatial` Conv-GN-SiLU layers of `hidden_s` channels, every second one stride 2)
-    -> translator on the frames stacked as channels (`temporal` TAU blocks of `hidden_t` channels, mapping
-    frames_in x hidden_s to frames_out x hidden_s) -> decoder (per frame, mirrored, pixel-shuffle
-    upsampling, the first encoder layer's features added before the last layer) -> 1x1 readout. All future
-    frames at once; (N, frames_in, C, H, W) -> (N, frames_out, C, H, W), linear output."""
+    """Optional space-to-depth (`patch` x `patch` patches, as OpenSTL's ConvLSTM) -> encoder (per frame:
+    `spatial` Conv-GN-SiLU layers of `hidden_s` channels; `down` of them, every second one, stride 2;
+    default: all of those) -> translator on the frames stacked as channels (`temporal` TAU blocks of
+    `hidden_t` channels, mapping frames_in x hidden_s to frames_out x hidden_s) -> decoder (per frame,
+    mirrored, pixel-shuffle upsampling, the first encoder layer's features added before the last layer)
+    -> 1x1 readout (to the patches, unfolded). All future frames at once; (N, frames_in, C, H, W) ->
+    (N, frames_out, C, H, W), linear output. The translator works on an H / (patch x 2^down) grid."""
 
     def __init__(self, channels: int = 1, frames_in: int = 10, frames_out: int = 10, hidden_s: int = 32,
-                 hidden_t: int = 256, spatial: int = 4, temporal: int = 4):
+                 hidden_t: int = 256, spatial: int = 4, temporal: int = 4, patch: int = 1, down: int | None = None):
         super().__init__()
         channels, frames_in, frames_out = (check_int(k, v, 1) for k, v in
                                            (("channels", channels), ("frames_in", frames_in), ("frames_out", frames_out)))
         hidden_s, hidden_t = check_int("hidden_s", hidden_s, 2), check_int("hidden_t", hidden_t, 4)
         spatial, temporal = check_int("spatial", spatial, 1), check_int("temporal", temporal, 1)
+        patch = check_int("patch", patch, 1)
+        down = spatial // 2 if down is None else check_int("down", down, 0)
         if hidden_s % 2:
             raise ConfigError(f"hidden_s={hidden_s} is invalid; use an even number (GroupNorm with 2 groups)")
+        if down > spatial // 2:
+            raise ConfigError(f"down={down} is invalid with spatial={spatial}: every second encoder layer may "
+                              f"halve the size, so at most {spatial // 2}; raise spatial or lower down")
         self.config = dict(channels=channels, frames_in=frames_in, frames_out=frames_out, hidden_s=hidden_s,
-                           hidden_t=hidden_t, spatial=spatial, temporal=temporal)
+                           hidden_t=hidden_t, spatial=spatial, temporal=temporal, patch=patch, down=down)
         self.channels, self.frames_in, self.frames_out = channels, frames_in, frames_out
-        strides = [1 + (i % 2) for i in range(spatial)]  # 1, 2, 1, 2, ...
-        self.multiple = 2 ** sum(s == 2 for s in strides)
-        self.encoder = nn.ModuleList(_conv_gn(channels if i == 0 else hidden_s, hidden_s, s)
+        strides = [2 if i % 2 and i // 2 < down else 1 for i in range(spatial)]  # 1, 2, 1, 2, ..., then 1s
+        self.multiple = patch * 2 ** down
+        self.fold, self.unfold = nn.PixelUnshuffle(patch), nn.PixelShuffle(patch)
+        c = channels * patch * patch
+        self.encoder = nn.ModuleList(_conv_gn(c if i == 0 else hidden_s, hidden_s, s)
                                      for i, s in enumerate(strides))
         widths = [frames_in * hidden_s] + [hidden_t] * (temporal - 1) + [frames_out * hidden_s]
         self.translator = nn.Sequential(*(TemporalBlock(a, b) for a, b in zip(widths, widths[1:]))) \
             if temporal > 1 else TemporalBlock(widths[0], widths[-1])
         self.decoder = nn.ModuleList(_conv_gn(hidden_s, hidden_s, transpose=s == 2) for s in reversed(strides))
-        self.readout = nn.Conv2d(hidden_s, channels, 1)
+        self.readout = nn.Conv2d(hidden_s, c, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_frames("SimVP", x, self.frames_in, self.channels, self.multiple)
         n, t, c, h, w = x.shape
-        z = x.reshape(n * t, c, h, w)
+        z = self.fold(x.reshape(n * t, c, h, w))
         skip = None
         for i, layer in enumerate(self.encoder):
             z = layer(z)
@@ -116,7 +125,7 @@ class SimVP(nn.Module):
             skip = skip.reshape(n * self.frames_out, *skip.shape[2:])
         for i, layer in enumerate(self.decoder):
             z = layer(z + skip if i == len(self.decoder) - 1 else z)
-        return self.readout(z).reshape(n, self.frames_out, c, h, w)
+        return self.unfold(self.readout(z)).reshape(n, self.frames_out, c, h, w)
 
 
 class ConvLSTMCell(nn.Module):
