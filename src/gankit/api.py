@@ -40,7 +40,8 @@ def dataset_for(cfg: Config, **changes):
                         n=d["n"], seed=cfg.seed, on_corrupt=d["on_corrupt"], download=d["download"],
                         direction=d["direction"], dir_a=d["dir_a"], dir_b=d["dir_b"], jitter=d["jitter"],
                         scale=d["scale"], crop=d["crop"], test_dir=d["test_dir"], frames_in=d["frames_in"],
-                        frames_out=d["frames_out"], digits=d["digits"], test_file=d["test_file"])
+                        frames_out=d["frames_out"], digits=d["digits"], test_file=d["test_file"],
+                        captions=d["captions"])
 
 
 def default_run_dir(cfg: Config) -> Path:

@@ -50,8 +50,10 @@ def _opt(default, *, choices=None, min=None, max=None, help=""):
 @dataclass
 class DataConfig:
     name: str = _opt("digits", help="data source: digits, mnist, fashion-mnist, stacked-mnist, folder, ring, grid, "
-                                       "fake, paired, unpaired, sr, moving-mnist, frames")
-    dir: Optional[str] = _opt(None, help="folder holding the data files (mnist, fashion-mnist, folder)")
+                                       "fake, paired, unpaired, sr, moving-mnist, frames, captioned-mnist, "
+                                       "captions")
+    dir: Optional[str] = _opt(None, help="folder holding the data files (mnist, fashion-mnist, captioned-mnist, "
+                                         "folder, captions)")
     size: Optional[int] = _opt(None, min=2, help="image side in pixels (None: the source's own)")
     channels: Optional[int] = _opt(None, choices=[1, 3, None])
     split: str = _opt("train", choices=["train", "test"])
@@ -68,9 +70,13 @@ class DataConfig:
                                               "frames: the test clips")
     frames_in: int = _opt(10, min=1, help="moving-mnist, frames: context frames given to the predictor")
     frames_out: int = _opt(10, min=1, help="moving-mnist, frames: future frames it predicts")
-    digits: int = _opt(2, min=1, help="moving-mnist: digits per sequence")
+    digits: int = _opt(2, min=1, help="moving-mnist: digits per sequence; captioned-mnist: the most digits per "
+                                      "image (1, or 2: half the images have two)")
     test_file: Optional[str] = _opt(None, help="moving-mnist: the standard mnist_test_seq.npy (default: 10,000 "
                                                "test sequences made from the MNIST test digits)")
+    captions: Optional[str] = _opt(None, help="captions: the captions file, CSV with a header file,text or JSONL "
+                                              "{\"file\": ..., \"text\": ...} per line, files relative to data.dir "
+                                              "(default: data.dir/captions.jsonl, else data.dir/captions.csv)")
 
 
 @dataclass

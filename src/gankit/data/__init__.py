@@ -7,6 +7,8 @@ import inspect
 from typing import Callable
 
 from gankit.data.base import Dataset
+from gankit.data.captioned_mnist import captioned_mnist
+from gankit.data.captions import captions_source
 from gankit.data.digits import digits
 from gankit.data.fake import fake
 from gankit.data.folder import folder
@@ -27,7 +29,7 @@ SOURCES: dict[str, Callable[..., Dataset]] = {
     "digits": digits, "mnist": mnist, "fashion-mnist": fashion_mnist, "folder": folder,
     "ring": ring, "grid": grid, "fake": fake,
     "stacked-mnist": stacked_mnist, "paired": paired, "unpaired": unpaired, "sr": sr,
-    "moving-mnist": moving_mnist, "frames": frames,
+    "moving-mnist": moving_mnist, "frames": frames, "captioned-mnist": captioned_mnist, "captions": captions_source,
 }
 SPLITS = ("train", "test")
 ON_CORRUPT = ("error", "skip")

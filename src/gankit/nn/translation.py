@@ -13,11 +13,13 @@ from ..errors import CheckpointError, ConfigError
 from .patchgan import PatchDiscriminator
 from .resnet import ResNetGenerator
 from .srresnet import SR_NETS
+from .text import TEXT_NETS
 from .unet import UNetGenerator
 from .video import VIDEO_NETS
 
 TRANSLATION_NETS: dict[str, type] = {"UNetGenerator": UNetGenerator, "ResNetGenerator": ResNetGenerator,
-                                     "PatchDiscriminator": PatchDiscriminator, **SR_NETS, **VIDEO_NETS}
+                                     "PatchDiscriminator": PatchDiscriminator, **SR_NETS, **VIDEO_NETS,
+                                     **TEXT_NETS}
 
 
 def build_translation_net(name: str, args: dict) -> nn.Module:
