@@ -36,6 +36,8 @@ def check_names(cfg) -> None:
 
     _source(cfg.data.name)
     parse_policy(cfg.gan.augment)
+    if cfg.method == "text2image":
+        parse_policy(cfg.text.diffaugment)
     if cfg.monitor.metrics != "auto":
         if cfg.method == "gan":
             parse_metrics(cfg.monitor.metrics)
@@ -43,6 +45,9 @@ def check_names(cfg) -> None:
             from .metrics.sr import parse_sr_names
 
             parse_sr_names(cfg.monitor.metrics)
+        elif cfg.method == "text2image":
+            raise ConfigError(f"monitor.metrics={cfg.monitor.metrics} does not apply to text-to-image runs (they have "
+                              "no in-training evaluation yet): leave monitor.metrics=auto")
         elif cfg.method == "video":
             from .metrics.video import parse_video_names
 

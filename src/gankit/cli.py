@@ -87,9 +87,14 @@ def _cmd_sample(args) -> int:
     import torch
 
     from .api import select_device
-    from .models import Predictor, Translator, Upscaler, load
+    from .models import Predictor, TextToImage, Translator, Upscaler, load
 
     gen = load(args.checkpoint, device=select_device(args.device, "--device"))
+    if isinstance(gen, TextToImage):
+        return _sample_text(gen, args)
+    if args.text is not None or args.text_file is not None or args.interpolate is not None:
+        raise ConfigError(f"'{args.checkpoint}' is not a text-to-image run: --text, --text-file and --interpolate need "
+                          "a method=text2image run")
     if isinstance(gen, Predictor):
         raise ConfigError(f"'{args.checkpoint}' is a video-prediction run: it continues clips rather than sampling "
                           "noise; use `gankit predict RUN INPUT --out out.gif`")
@@ -97,7 +102,7 @@ def _cmd_sample(args) -> int:
         verb = "translate" if isinstance(gen, Translator) else "upscale"
         raise ConfigError(f"'{args.checkpoint}' is a {gen.method} run (image-to-image): it {verb}s images rather "
                           f"than sampling noise; use `gankit {verb} RUN INPUT... --out DIR`")
-    target, n, per_row = _sample_target(args.out, gen.spec.kind), args.n, None
+    target, n, per_row = _sample_target(args.out, gen.spec.kind), 64 if args.n is None else args.n, None
     if args.class_grid:
         if not gen.num_classes:
             raise ConfigError("--class-grid needs a conditional model (model.conditional=true)")
@@ -111,6 +116,60 @@ def _cmd_sample(args) -> int:
         _write_samples(target, gen.batches(n, y=y, seed=args.seed), out, n, per_row, gen.spec)
     print(f"wrote {n} samples to {out}")
     return 0
+
+
+TEXT_N = 8  # text-to-image samples per prompt (or interpolation steps) without -n
+
+
+def _sample_text(model, args) -> int:
+    """`gankit sample` of a text-to-image run: --text (n images), --text-file (a grid row of n per prompt) or
+    --interpolate A B (one row of n steps)."""
+    if args.klass is not None or args.class_grid:
+        raise ConfigError("--class and --class-grid are for class-conditional GANs; a text-to-image run takes --text")
+    n = TEXT_N if args.n is None else args.n
+    if n < 1 or (args.interpolate is not None and n < 2):
+        raise ConfigError(f"-n must be at least {2 if args.interpolate is not None else 1}, got {n}")
+    if args.interpolate is not None:
+        prompts, rows = list(args.interpolate), 1
+    elif args.text_file is not None:
+        prompts = _read_prompts(Path(args.text_file))
+        rows = len(prompts)
+    elif args.text is not None:
+        prompts, rows = [args.text], 1
+    else:
+        raise ConfigError(f"'{args.checkpoint}' is a text-to-image run: say what to draw with --text \"a 7 at the "
+                          "bottom right\", --text-file FILE (one prompt per line) or --interpolate \"PROMPT A\" "
+                          "\"PROMPT B\"")
+    target = _sample_target(args.out, model.spec.kind)
+    _check_count(target, n * rows)
+    model.embed(prompts)  # unknown words fail before anything is written
+    out = Path(args.out)
+    check_writable(out, folder=target == "folder")
+    if args.interpolate is not None:
+        images = model.interpolate(*prompts, steps=n, seed=args.seed)
+    else:
+        images = model.sample(n, prompts, seed=args.seed)
+    with writing(out):
+        _write_samples(target, [images], out, len(images), None if args.text is not None else n, model.spec)
+    what = f"{n} steps from {prompts[0]!r} to {prompts[1]!r}" if args.interpolate is not None else \
+        f"{n} samples of {rows} prompt(s)" if rows > 1 else f"{n} samples of {prompts[0]!r}"
+    print(f"wrote {what} to {out}")
+    return 0
+
+
+def _read_prompts(path: Path) -> List[str]:
+    """The non-blank lines of a prompts file."""
+    if not path.is_file():
+        raise ConfigError(f"--text-file '{path}' {'is a folder' if path.is_dir() else 'does not exist'}: give a text "
+                          "file with one prompt per line")
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read --text-file '{path}' ({type(err).__name__}): save it as UTF-8 text") from None
+    prompts = [line.strip() for line in lines if line.strip()]
+    if not prompts:
+        raise ConfigError(f"--text-file '{path}' holds no prompts: write one prompt per line")
+    return prompts
 
 
 def _write_samples(target: str, batches, out: Path, n: int, nrow: Optional[int], spec) -> None:
@@ -175,12 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="generate samples from a run directory or checkpoint")
     s.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
-    s.add_argument("-n", type=int, default=64, help="number of samples")
+    s.add_argument("-n", type=int, help="number of samples (default 64; text-to-image: per prompt, or the "
+                                        f"interpolation steps, default {TEXT_N})")
     s.add_argument("--out", required=True, help="grid .png, a folder/ for one PNG each, or .npy/.csv for points")
     s.add_argument("--seed", type=int, default=0)
     classes = s.add_mutually_exclusive_group()
     classes.add_argument("--class", dest="klass", type=int, help="class to generate (conditional models)")
     classes.add_argument("--class-grid", action="store_true", help="one row per class (conditional models)")
+    text = s.add_mutually_exclusive_group()
+    text.add_argument("--text", metavar="PROMPT", help="text-to-image: draw -n images of this prompt")
+    text.add_argument("--text-file", metavar="FILE", help="text-to-image: one prompt per line, a grid row of -n "
+                                                          "images each")
+    text.add_argument("--interpolate", nargs=2, metavar=("PROMPT_A", "PROMPT_B"),
+                      help="text-to-image: one row of -n images from one noise, the caption moving from A to B")
     s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     s.set_defaults(func=_cmd_sample)
 

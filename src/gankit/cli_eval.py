@@ -44,6 +44,10 @@ def _cmd_eval(args) -> int:
     if args.out:
         check_writable(Path(args.out))
     task = _task(args.source) if args.source else None
+    if task == "sample_text":
+        raise ConfigError(f"'{args.source}' is a text-to-image run: `gankit eval` does not score those yet; write "
+                          "samples with `gankit sample RUN --text-file PROMPTS --out DIR/` and score the folder with "
+                          "--real DIR --fake DIR")
     if task in ("translate", "upscale", "predict"):
         from .api import evaluate_sr, evaluate_translation, evaluate_video
 
@@ -66,11 +70,12 @@ def _cmd_eval(args) -> int:
 
 
 def _task(source):
-    """"translate" (pix2pix, CycleGAN), "upscale" (SR), "predict" (video) or None (a GAN run, or not a checkpoint)."""
+    """"translate" (pix2pix, CycleGAN), "upscale" (SR), "predict" (video), "sample_text" (text-to-image) or None (a
+    GAN run, or not a checkpoint)."""
     from .generator import read_checkpoint
 
     tasks = read_checkpoint(source)[0].meta.get("tasks") or {}
-    return next((t for t in ("translate", "upscale", "predict") if t in tasks), None)
+    return next((t for t in ("translate", "upscale", "predict", "sample_text") if t in tasks), None)
 
 
 def _cmd_classifier_train(args) -> int:

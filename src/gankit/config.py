@@ -216,7 +216,7 @@ class RunConfig:
 class Config:
     preset: Optional[str] = _opt(None)
     seed: int = _opt(0, min=0)
-    method: str = _opt("gan", help="training method: gan, pix2pix, cyclegan (the registered methods)")
+    method: str = _opt("gan", help="training method: gan, pix2pix, cyclegan, sr, video, text2image (the registered methods)")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"methods": ("gan",)})
     loss: LossConfig = field(default_factory=LossConfig)

@@ -2,7 +2,8 @@
 
 A GAN run loads as a `LoadedGenerator` (`.sample(n, y)`); an image-to-image run (pix2pix, CycleGAN)
 as a `Translator` (`.translate(images, direction)`); a super-resolution run as an `Upscaler`
-(`.upscale(images)`); a video-prediction run as a `Predictor` (`.predict(frames, n)`). The networks are rebuilt from the class names
+(`.upscale(images)`); a video-prediction run as a `Predictor` (`.predict(frames, n)`); a text-to-image run as
+a `TextToImage` (`.sample(n, text)`, `.interpolate(text_a, text_b)`). The networks are rebuilt from the class names
 and constructor arguments stored in the checkpoint (`meta["networks"]`), not from the training config.
 The CLI verbs (`sample`, `translate`) and the server call these, never method internals.
 """
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 from .checkpoint import split_weights
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, DataError
 from .generator import LoadedGenerator, load_generator, load_weights, read_checkpoint
 from .nn.translation import build_from_spec
 from .tiling import translate_any_size
@@ -173,6 +174,62 @@ class Predictor(ImageModel):
         return pred if frames.ndim == 5 else pred[0]
 
 
+class TextToImage(ImageModel):
+    """A text-to-image generator (GAN-INT-CLS): the caption encoder, G (its EMA weights when the run kept them)
+    and the vocabulary of the training captions. Prompts are checked strictly: an empty prompt or a word the
+    model never saw is a one-line DataError naming the closest known words."""
+
+    def __init__(self, encoder: nn.Module, generator: nn.Module, vocabulary, method: str, step: int, spec):
+        super().__init__()
+        self.encoder, self.generator, self.vocabulary = encoder, generator, vocabulary
+        self.method, self.step, self.spec, self.z_dim = method, step, spec, int(generator.z_dim)
+        self.eval()
+
+    @torch.no_grad()
+    def embed(self, prompts: Sequence[str]) -> torch.Tensor:
+        """E's embeddings (P, text_dim) of the prompts."""
+        tokens, length = self.vocabulary.encode_batch(list(prompts), strict=True)
+        return self.encoder(tokens.to(self.device), length.to(self.device))
+
+    def noise(self, n: int, seed: Optional[int], z: Optional[torch.Tensor]) -> torch.Tensor:
+        """`z` checked to be (n, z_dim), or n noise vectors drawn from `seed`."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"the number of samples must be a positive integer, got {n!r}")
+        if z is None:
+            gen = torch.Generator().manual_seed(seed) if seed is not None else None
+            return torch.randn(n, self.z_dim, generator=gen)
+        if not isinstance(z, torch.Tensor) or tuple(z.shape) != (n, self.z_dim):
+            raise ConfigError(f"z must be a tensor of shape ({n}, {self.z_dim}), got "
+                              f"{type(z).__name__} {tuple(getattr(z, 'shape', ()))}")
+        return z.float()
+
+    @torch.no_grad()
+    def draw(self, z: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """G's images (N, C, H, W) in [-1, 1] on the CPU for N noise vectors and N embeddings."""
+        return self.generator(z.to(self.device), e.to(self.device))[0].float().clamp(-1, 1).cpu()
+
+    def sample(self, n: int, text: Union[str, Sequence[str]], seed: Optional[int] = 0,
+               z: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """`n` images of a prompt (a str), or of each prompt of a list (stacked prompt by prompt: row i of a grid
+        with n columns is prompt i). Every prompt gets the same n noise vectors: `z` (n, z_dim), else drawn from
+        `seed` (None: the global RNG)."""
+        prompts = [text] if isinstance(text, str) else list(text) if isinstance(text, (list, tuple)) else None
+        if not prompts or not all(isinstance(p, str) for p in prompts):
+            raise ConfigError(f"text must be a prompt (str) or a non-empty list of prompts, got {text!r}"[:200])
+        z = self.noise(n, seed, z)
+        e = self.embed(prompts)
+        return self.draw(z.repeat(len(prompts), 1), e.repeat_interleave(n, 0))
+
+    def interpolate(self, text_a: str, text_b: str, steps: int = 8, seed: Optional[int] = 0) -> torch.Tensor:
+        """`steps` images (steps, C, H, W) from one noise vector, the embedding moving linearly from `text_a`'s
+        to `text_b`'s."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+            raise ConfigError(f"interpolate needs steps >= 2 (an integer), got {steps!r}")
+        a, b = self.embed([text_a, text_b])
+        t = torch.linspace(0, 1, steps, device=a.device)[:, None]
+        return self.draw(self.noise(1, seed, None).expand(steps, -1), torch.lerp(a, b, t))
+
+
 def pad_at_least(x: torch.Tensor, side: int) -> torch.Tensor:
     """Pad (bottom, right; replicate) so both sides are at least `side` pixels."""
     ph, pw = max(0, side - x.shape[-2]), max(0, side - x.shape[-1])
@@ -189,10 +246,14 @@ def match_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     return (x * weights).sum(1, keepdim=True)
 
 
-def load(path, device: Union[str, torch.device] = "cpu") -> Union[LoadedGenerator, Translator, Upscaler, Predictor]:
-    """The model of a run directory or checkpoint: a `LoadedGenerator`, `Translator`, `Upscaler` or `Predictor`."""
+def load(path, device: Union[str, torch.device] = "cpu") -> Union[LoadedGenerator, Translator, Upscaler, Predictor,
+                                                                  TextToImage]:
+    """The model of a run directory or checkpoint: a `LoadedGenerator`, `Translator`, `Upscaler`, `Predictor` or
+    `TextToImage`."""
     ck, cfg, spec = read_checkpoint(path)
     tasks = ck.meta.get("tasks") or {}
+    if "sample_text" in tasks:
+        return _text_to_image(ck, cfg, spec, tasks["sample_text"]).to(device)
     if "predict" in tasks:
         net = _network(ck, next(iter(tasks["predict"].values())))
         return Predictor(net, cfg.method, ck.step, spec).to(device)
@@ -204,6 +265,23 @@ def load(path, device: Union[str, torch.device] = "cpu") -> Union[LoadedGenerato
     generators = {direction: _network(ck, name) for direction, name in tasks["translate"].items()}
     return Translator(generators, cfg.method, ck.step, cfg.data.direction if cfg.data.direction in generators
                       else next(iter(generators)), spec).to(device)
+
+
+def _text_to_image(ck, cfg, spec, task) -> TextToImage:
+    from .data.tokenizer import Vocabulary
+
+    if not isinstance(task, dict) or not {"encoder", "generator", "vocabulary"} <= set(task):
+        raise CheckpointError(f"checkpoint '{ck.path}' describes its text-to-image task incompletely (needs encoder, "
+                              "generator and vocabulary); use a checkpoint written by `gankit train`")
+    try:
+        vocabulary = Vocabulary.from_json(task["vocabulary"])
+    except DataError as err:
+        raise CheckpointError(f"checkpoint '{ck.path}': {err}") from None
+    encoder, generator = _network(ck, task["encoder"]), _network(ck, task["generator"])
+    if len(vocabulary) != encoder.vocab_size:
+        raise CheckpointError(f"checkpoint '{ck.path}' has a vocabulary of {len(vocabulary)} words for an encoder of "
+                              f"{encoder.vocab_size}; use a checkpoint written by `gankit train`")
+    return TextToImage(encoder, generator, vocabulary, cfg.method, ck.step, spec)
 
 
 def _network(ck, name: str) -> nn.Module:
@@ -241,8 +319,10 @@ def _expect(model, kind: type, path, need: str):
         what = "a super-resolution run"
     elif isinstance(model, Predictor):
         what = "a video-prediction run"
+    elif isinstance(model, TextToImage):
+        what = "a text-to-image run"
     else:
         what = f"a {model.spec.name} GAN run (noise -> images)"
     verbs = {Translator: "`gankit translate`", Upscaler: "`gankit upscale`",
-             Predictor: "`gankit predict`"}.get(type(model), "`gankit sample`")
+             Predictor: "`gankit predict`", TextToImage: "`gankit sample --text`"}.get(type(model), "`gankit sample`")
     raise ConfigError(f"'{path}' is {what}: {need}; use {verbs} for this one")

@@ -12,9 +12,11 @@ from .cyclegan import CycleGAN
 from .gan import GAN
 from .pix2pix import Pix2Pix
 from .sr import SR
+from .text2image import GanIntCls
 from .video import Video
 
-METHODS = {"gan": GAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "sr": SR, "video": Video}
+METHODS = {"gan": GAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "sr": SR, "video": Video,
+           "text2image": GanIntCls}
 for _name in METHODS:
     register_method(_name)
 

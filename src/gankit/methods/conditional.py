@@ -1,5 +1,5 @@
-"""What the conditional families share (pix2pix, CycleGAN, super-resolution, video prediction): named
-networks rebuilt from their self-description, their optimizers, the adversarial updates of a generator
+"""What the conditional families share (pix2pix, CycleGAN, super-resolution, video prediction, text-to-image):
+named networks rebuilt from their self-description, their optimizers, the adversarial updates of a generator
 judged by a discriminator, and running a network in eval mode for previews and evaluation."""
 from __future__ import annotations
 
@@ -63,14 +63,17 @@ class ConditionalMethod(Method):
     def g_adversarial(self, d: nn.Module, fake: torch.Tensor) -> torch.Tensor:
         return losses.g_loss(self.loss_name, d(fake).float())
 
-    def update(self, group: str, loss: torch.Tensor, nets: List[nn.Module]) -> torch.Tensor:
-        """Backward and step the optimizer `group` (AMP-aware); returns the gradient norm of `nets`."""
-        opt = self.optimizers[group]
-        opt.zero_grad(set_to_none=True)
+    def update(self, group: str, loss: torch.Tensor, nets: List[nn.Module], also: Iterable[str] = ()) -> torch.Tensor:
+        """Backward and step the optimizer `group` (AMP-aware); returns the gradient norm of `nets`. The
+        optimizers named in `also` (e.g. a text encoder trained through D's loss) step with it, through the
+        group's gradient scaler."""
+        opts = [self.optimizers[group], *(self.optimizers[k] for k in also)]
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
         self.backward(loss, group)
-        self.unscale_(group, [opt])
+        self.unscale_(group, opts)
         norm = self.finite_or_zero(grad_norm([p for n in nets for p in n.parameters()]), group)
-        self.step(group, [opt])
+        self.step(group, opts)
         return norm
 
     def discriminators_trainable(self, names: Iterable[str], flag: bool) -> None:
