@@ -4,7 +4,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from gankit.errors import ConfigError
-from gankit.nn.video import VIDEO_NETS, ConvLSTM, SequenceDiscriminator, SimVP
+from gankit.nn.video import VIDEO_NETS, ConvLSTM, SequenceDiscriminator, SimVP, large_kernel
 
 torch.set_num_threads(1)
 SMALL_SIMVP = dict(channels=1, frames_in=4, frames_out=3, hidden_s=8, hidden_t=16, spatial=4, temporal=2)
@@ -60,6 +60,23 @@ def test_simvp_patches_and_strides_set_the_translators_grid():
         SimVP(**SMALL_SIMVP, down=3)
     with pytest.raises(ConfigError, match="multiples of 16"):
         SimVP(**SMALL_SIMVP, patch=4, down=2)(clip(side=8))
+
+
+@pytest.mark.parametrize("kernel, reach", [(21, 11), (13, 8), (9, 5)])
+def test_large_kernel_attention_reaches_as_far_as_its_decomposition(kernel, reach):
+    """TAU's K = 21 is depthwise 5x5 + 7x7 at dilation 3: an impulse spreads 2 + 3 x 3 = 11 px each way."""
+    torch.manual_seed(0)
+    lka = large_kernel(1, kernel)
+    x = torch.zeros(1, 1, 41, 41)
+    x[..., 20, 20] = 1
+    with torch.no_grad():
+        for conv in lka:
+            conv.weight.fill_(1.0), conv.bias.zero_()
+        hit = lka(x)[0, 0].nonzero()
+    assert (hit - 20).abs().max().item() == reach
+    assert [m.groups for m in lka] == [1, 1, 1]  # depthwise on one channel
+    net = SimVP(**SMALL_SIMVP, kernel=kernel)
+    assert net.config["kernel"] == kernel and net(clip()).shape == (2, 3, 1, 16, 16)
 
 
 def test_simvp_with_equal_horizons_and_rgb_frames():

@@ -28,6 +28,8 @@ class VideoConfig:
     hidden_t: int = _opt(256, min=4, help="SimVP: channels of the temporal translator")
     spatial: int = _opt(4, min=1, help="SimVP: encoder (and decoder) layers; every second one halves the size")
     temporal: int = _opt(4, min=1, help="SimVP: translator blocks")
+    lka: int = _opt(21, min=3, help="SimVP: the attention's large kernel K, as depthwise 5x5 + depthwise ceil(K/3) "
+                                   "at dilation 3 (TAU: 21 = 5x5 + 7x7; 9 = 5x5 + 3x3, cheaper on CPUs)")
     hidden: int = _opt(64, min=1, help="ConvLSTM: channels of each cell")
     layers: int = _opt(3, min=1, help="ConvLSTM: stacked cells")
     kernel: int = _opt(5, min=1, help="ConvLSTM: gate convolution size (odd)")
@@ -71,7 +73,7 @@ class Video(ConditionalMethod):
         if o.predictor == "simvp":
             self.G = self._add("G", "SimVP", dict(**frames, hidden_s=o.hidden_s, hidden_t=o.hidden_t,
                                                   spatial=o.spatial, temporal=o.temporal, patch=o.patch or 1,
-                                                  down=o.down))
+                                                  down=o.down, kernel=o.lka))
         else:
             self.G = self._add("G", "ConvLSTM", dict(**frames, hidden=o.hidden, layers=o.layers, kernel=o.kernel,
                                                      patch=o.patch or 4))

@@ -31,16 +31,24 @@ def _conv_gn(c_in: int, c_out: int, stride: int = 1, transpose: bool = False) ->
     return nn.Sequential(conv, nn.GroupNorm(2, c_out), nn.SiLU())
 
 
-class TemporalAttention(nn.Module):
-    """TAU's attention on stacked frames: 1x1 -> GELU -> large-kernel attention (depthwise 5x5, depthwise 7x7
-    dilation 3, 1x1), gated by a squeeze-excitation over channels (the "dynamical" part) -> 1x1."""
+def large_kernel(channels: int, kernel: int, dilation: int = 3) -> nn.Sequential:
+    """TAU's decomposition of a depthwise `kernel` x `kernel` convolution: depthwise (2d - 1)^2, depthwise
+    ceil(K / d)^2 at dilation d, then 1x1 (K = 21: 5x5 + 7x7 at dilation 3, receptive field 23)."""
+    local, far = 2 * dilation - 1, -(-kernel // dilation) | 1  # the dilated kernel rounded up to odd
+    return nn.Sequential(nn.Conv2d(channels, channels, local, padding=local // 2, groups=channels),
+                         nn.Conv2d(channels, channels, far, padding=far // 2 * dilation, dilation=dilation,
+                                   groups=channels),
+                         nn.Conv2d(channels, channels, 1))
 
-    def __init__(self, channels: int, reduction: int = 16):
+
+class TemporalAttention(nn.Module):
+    """TAU's attention on stacked frames: 1x1 -> GELU -> large-kernel attention (`large_kernel`), gated by a
+    squeeze-excitation over channels (the "dynamical" part) -> 1x1."""
+
+    def __init__(self, channels: int, reduction: int = 16, kernel: int = 21):
         super().__init__()
         self.proj_in = nn.Sequential(nn.Conv2d(channels, channels, 1), nn.GELU())
-        self.lka = nn.Sequential(nn.Conv2d(channels, channels, 5, padding=2, groups=channels),
-                                 nn.Conv2d(channels, channels, 7, padding=9, dilation=3, groups=channels),
-                                 nn.Conv2d(channels, channels, 1))
+        self.lka = large_kernel(channels, kernel)
         hidden = max(channels // reduction, 4)
         self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1), nn.ReLU(),
                                 nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
@@ -57,10 +65,10 @@ class TemporalBlock(nn.Module):
     """x + attention(BN(x)), then + MLP(BN(x)) (1x1 to `ratio` x, depthwise 3x3, GELU, 1x1); 1x1 in/out
     projections when the widths differ."""
 
-    def __init__(self, c_in: int, c_out: int, ratio: int = 4):
+    def __init__(self, c_in: int, c_out: int, ratio: int = 4, kernel: int = 21):
         super().__init__()
         self.reduce = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
-        self.norm1, self.attn = nn.BatchNorm2d(c_out), TemporalAttention(c_out)
+        self.norm1, self.attn = nn.BatchNorm2d(c_out), TemporalAttention(c_out, kernel=kernel)
         self.norm2 = nn.BatchNorm2d(c_out)
         self.mlp = nn.Sequential(nn.Conv2d(c_out, ratio * c_out, 1),
                                  nn.Conv2d(ratio * c_out, ratio * c_out, 3, padding=1, groups=ratio * c_out),
@@ -76,19 +84,21 @@ class SimVP(nn.Module):
     """Optional space-to-depth (`patch` x `patch` patches, as OpenSTL's ConvLSTM) -> encoder (per frame:
     `spatial` Conv-GN-SiLU layers of `hidden_s` channels; `down` of them, every second one, stride 2;
     default: all of those) -> translator on the frames stacked as channels (`temporal` TAU blocks of
-    `hidden_t` channels, mapping frames_in x hidden_s to frames_out x hidden_s) -> decoder (per frame,
+    `hidden_t` channels with attention kernel `kernel`, mapping frames_in x hidden_s to frames_out x hidden_s)
+    -> decoder (per frame,
     mirrored, pixel-shuffle upsampling, the first encoder layer's features added before the last layer)
     -> 1x1 readout (to the patches, unfolded). All future frames at once; (N, frames_in, C, H, W) ->
     (N, frames_out, C, H, W), linear output. The translator works on an H / (patch x 2^down) grid."""
 
     def __init__(self, channels: int = 1, frames_in: int = 10, frames_out: int = 10, hidden_s: int = 32,
-                 hidden_t: int = 256, spatial: int = 4, temporal: int = 4, patch: int = 1, down: int | None = None):
+                 hidden_t: int = 256, spatial: int = 4, temporal: int = 4, patch: int = 1, down: int | None = None,
+                 kernel: int = 21):
         super().__init__()
         channels, frames_in, frames_out = (check_int(k, v, 1) for k, v in
                                            (("channels", channels), ("frames_in", frames_in), ("frames_out", frames_out)))
         hidden_s, hidden_t = check_int("hidden_s", hidden_s, 2), check_int("hidden_t", hidden_t, 4)
         spatial, temporal = check_int("spatial", spatial, 1), check_int("temporal", temporal, 1)
-        patch = check_int("patch", patch, 1)
+        patch, kernel = check_int("patch", patch, 1), check_int("kernel", kernel, 3)
         down = spatial // 2 if down is None else check_int("down", down, 0)
         if hidden_s % 2:
             raise ConfigError(f"hidden_s={hidden_s} is invalid; use an even number (GroupNorm with 2 groups)")
@@ -96,7 +106,8 @@ class SimVP(nn.Module):
             raise ConfigError(f"down={down} is invalid with spatial={spatial}: every second encoder layer may "
                               f"halve the size, so at most {spatial // 2}; raise spatial or lower down")
         self.config = dict(channels=channels, frames_in=frames_in, frames_out=frames_out, hidden_s=hidden_s,
-                           hidden_t=hidden_t, spatial=spatial, temporal=temporal, patch=patch, down=down)
+                           hidden_t=hidden_t, spatial=spatial, temporal=temporal, patch=patch, down=down,
+                           kernel=kernel)
         self.channels, self.frames_in, self.frames_out = channels, frames_in, frames_out
         strides = [2 if i % 2 and i // 2 < down else 1 for i in range(spatial)]  # 1, 2, 1, 2, ..., then 1s
         self.multiple = patch * 2 ** down
@@ -105,8 +116,8 @@ class SimVP(nn.Module):
         self.encoder = nn.ModuleList(_conv_gn(c if i == 0 else hidden_s, hidden_s, s)
                                      for i, s in enumerate(strides))
         widths = [frames_in * hidden_s] + [hidden_t] * (temporal - 1) + [frames_out * hidden_s]
-        self.translator = nn.Sequential(*(TemporalBlock(a, b) for a, b in zip(widths, widths[1:]))) \
-            if temporal > 1 else TemporalBlock(widths[0], widths[-1])
+        self.translator = nn.Sequential(*(TemporalBlock(a, b, kernel=kernel) for a, b in zip(widths, widths[1:]))) \
+            if temporal > 1 else TemporalBlock(widths[0], widths[-1], kernel=kernel)
         self.decoder = nn.ModuleList(_conv_gn(hidden_s, hidden_s, transpose=s == 2) for s in reversed(strides))
         self.readout = nn.Conv2d(hidden_s, c, 1)
 
