@@ -25,7 +25,7 @@ from gankit.data.folder import DEFAULT_SIZE, load_image, scan, unreadable_image
 from gankit.data.frames import check_batch_size, generator_state
 from gankit.data.sampler import BatchSampler
 from gankit.data.tokenizer import Vocabulary, words
-from gankit.data.translation_common import check_shard, derive_seed, existing_dir, few
+from gankit.data.translation_common import check_shard, derive_seed, existing_dir, few, report_unreadable
 from gankit.errors import DataError
 
 DEFAULT_FILES = ("captions.jsonl", "captions.csv")
@@ -249,12 +249,7 @@ def captions_source(*, dir: Optional[str] = None, captions: Optional[str] = None
                 raise unreadable_image(path, e, "remove or replace it, or pass data.on_corrupt=skip to skip such "
                                        "files") from e
             skipped.append(str(path))
-    if skipped:
-        warnings.warn(f"skipped {len(skipped)} unreadable image(s) under '{root}' (data.on_corrupt=skip): "
-                      f"{few(skipped, 5)}", stacklevel=2)
-    if not images:
-        raise DataError(f"none of the {len(entries)} captioned images under '{root}' could be read: replace them "
-                        "or point data.dir at another folder")
+    report_unreadable(skipped, not images, len(entries), root, "captioned images")
     c = channels or (3 if any(x.shape[1] == 3 for x in images) else 1)
     x = torch.cat([convert_channels(im, c) for im in images])
     texts = [t for _, ts in kept for t in ts]

@@ -83,6 +83,17 @@ def few(names: Sequence[str], k: int = 3) -> str:
     return ", ".join(f"'{s}'" for s in names[:k]) + (" ..." if len(names) > k else "")
 
 
+def report_unreadable(skipped: Sequence, none_left: bool, total: int, where, what: str = "image files",
+                      stacklevel: int = 3) -> None:
+    """Warn about the unreadable files skipped under data.on_corrupt=skip; a DataError when none is left."""
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} unreadable image(s) under '{where}' (data.on_corrupt=skip): "
+                      f"{few([str(p) for p in skipped], 5)}", stacklevel=stacklevel)
+    if none_left:
+        raise DataError(f"none of the {total} {what} under '{where}' could be read: "
+                        "replace them or point data.dir at another folder")
+
+
 def subset(items: list, n: Optional[int], seed: int) -> list:
     """A seeded random subset of `n` items (in their order); all of them when n is None or large."""
     idx = subset_indices(len(items), n, seed)
@@ -154,12 +165,7 @@ def load_items(items: Sequence[Tuple[Path, ...]], side: int, channels: Optional[
             images = list(split_aligned(images[0], paths[0]))
         columns.append([resize_square(x, side) for x in images])
         names.append(paths[0].stem)
-    if skipped:
-        warnings.warn(f"skipped {len(skipped)} unreadable image(s) under '{where}' (data.on_corrupt=skip): "
-                      f"{few([str(p) for p in skipped], 5)}", stacklevel=3)
-    if not columns:
-        raise DataError(f"none of the {len(items)} image files under '{where}' could be read: "
-                        "replace them or point data.dir at another folder")
+    report_unreadable(skipped, not columns, len(items), where, stacklevel=4)
     return [stack_uint8(col, channels) for col in zip(*columns)], names, skipped
 
 
