@@ -79,6 +79,21 @@ def test_large_kernel_attention_reaches_as_far_as_its_decomposition(kernel, reac
     assert net.config["kernel"] == kernel and net(clip()).shape == (2, 3, 1, 16, 16)
 
 
+def test_simvp_projections_keep_every_translator_block_at_hidden_t():
+    widths = {}
+
+    def record(name):
+        return lambda m, i, o: widths.setdefault(name, []).append(i[0].shape[1])
+
+    for project in (False, True):
+        net = SimVP(**SMALL_SIMVP, project=project)
+        for block in net.translator:
+            if hasattr(block, "attn"):
+                block.attn.register_forward_hook(record(project))
+        assert net(clip()).shape == (2, 3, 1, 16, 16) and net.config["project"] is project
+    assert widths[True] == [16, 16] and widths[False] == [16, 3 * 8]  # the last SimVP block: frames_out x hidden_s
+
+
 def test_simvp_with_equal_horizons_and_rgb_frames():
     net = SimVP(channels=3, frames_in=5, frames_out=5, hidden_s=8, hidden_t=16, spatial=2, temporal=1)
     assert net(clip(t=5, c=3, side=8)).shape == (2, 5, 3, 8, 8)

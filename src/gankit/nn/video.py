@@ -84,15 +84,16 @@ class SimVP(nn.Module):
     """Optional space-to-depth (`patch` x `patch` patches, as OpenSTL's ConvLSTM) -> encoder (per frame:
     `spatial` Conv-GN-SiLU layers of `hidden_s` channels; `down` of them, every second one, stride 2;
     default: all of those) -> translator on the frames stacked as channels (`temporal` TAU blocks of
-    `hidden_t` channels with attention kernel `kernel`, mapping frames_in x hidden_s to frames_out x hidden_s)
-    -> decoder (per frame,
+    `hidden_t` channels with attention kernel `kernel`, mapping frames_in x hidden_s to frames_out x hidden_s:
+    in the first and last blocks as SimVP does, or with `project` by 1x1 convolutions around blocks that all
+    run at hidden_t, which is cheaper) -> decoder (per frame,
     mirrored, pixel-shuffle upsampling, the first encoder layer's features added before the last layer)
     -> 1x1 readout (to the patches, unfolded). All future frames at once; (N, frames_in, C, H, W) ->
     (N, frames_out, C, H, W), linear output. The translator works on an H / (patch x 2^down) grid."""
 
     def __init__(self, channels: int = 1, frames_in: int = 10, frames_out: int = 10, hidden_s: int = 32,
                  hidden_t: int = 256, spatial: int = 4, temporal: int = 4, patch: int = 1, down: int | None = None,
-                 kernel: int = 21):
+                 kernel: int = 21, project: bool = False):
         super().__init__()
         channels, frames_in, frames_out = (check_int(k, v, 1) for k, v in
                                            (("channels", channels), ("frames_in", frames_in), ("frames_out", frames_out)))
@@ -107,7 +108,7 @@ class SimVP(nn.Module):
                               f"halve the size, so at most {spatial // 2}; raise spatial or lower down")
         self.config = dict(channels=channels, frames_in=frames_in, frames_out=frames_out, hidden_s=hidden_s,
                            hidden_t=hidden_t, spatial=spatial, temporal=temporal, patch=patch, down=down,
-                           kernel=kernel)
+                           kernel=kernel, project=bool(project))
         self.channels, self.frames_in, self.frames_out = channels, frames_in, frames_out
         strides = [2 if i % 2 and i // 2 < down else 1 for i in range(spatial)]  # 1, 2, 1, 2, ..., then 1s
         self.multiple = patch * 2 ** down
@@ -115,9 +116,15 @@ class SimVP(nn.Module):
         c = channels * patch * patch
         self.encoder = nn.ModuleList(_conv_gn(c if i == 0 else hidden_s, hidden_s, s)
                                      for i, s in enumerate(strides))
-        widths = [frames_in * hidden_s] + [hidden_t] * (temporal - 1) + [frames_out * hidden_s]
-        self.translator = nn.Sequential(*(TemporalBlock(a, b, kernel=kernel) for a, b in zip(widths, widths[1:]))) \
-            if temporal > 1 else TemporalBlock(widths[0], widths[-1], kernel=kernel)
+        c_in, c_out = frames_in * hidden_s, frames_out * hidden_s
+        if project:  # every block at hidden_t, between 1x1 projections
+            self.translator = nn.Sequential(nn.Conv2d(c_in, hidden_t, 1),
+                                            *(TemporalBlock(hidden_t, hidden_t, kernel=kernel) for _ in range(temporal)),
+                                            nn.Conv2d(hidden_t, c_out, 1))
+        else:  # SimVP's: the first block maps c_in to hidden_t, the last hidden_t to c_out
+            widths = [c_in] + [hidden_t] * (temporal - 1) + [c_out]
+            self.translator = nn.Sequential(*(TemporalBlock(a, b, kernel=kernel) for a, b in zip(widths, widths[1:]))) \
+                if temporal > 1 else TemporalBlock(c_in, c_out, kernel=kernel)
         self.decoder = nn.ModuleList(_conv_gn(hidden_s, hidden_s, transpose=s == 2) for s in reversed(strides))
         self.readout = nn.Conv2d(hidden_s, c, 1)
 
