@@ -105,3 +105,15 @@ def test_evaluate_is_part_of_the_package_api():
     import gankit
 
     assert gankit.evaluate is ev.evaluate and "evaluate" in gankit.__all__
+
+
+def test_building_feature_networks_leaves_the_global_rng_alone(tmp_path, monkeypatch):
+    """The networks' random initialisation (overwritten by the loaded weights) must not shift training's stream."""
+    from gankit.metrics.classifier import DigitClassifier, save_classifier
+    from gankit.metrics.evaluate import _build_net
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path))
+    save_classifier(DigitClassifier(width=4, feature_dim=8), tmp_path / "classifiers" / "mnist.safetensors", {})
+    state = torch.get_rng_state()
+    _build_net("classifier", None, None, "mnist", "cpu")
+    assert torch.equal(state, torch.get_rng_state())

@@ -298,7 +298,8 @@ def gan_run(tmp_path_factory):
     return api.train(tiny_config(tmp_path_factory.mktemp("gan") / "run", **{"train.steps": 1}))
 
 
-def test_sample_cli_errors_are_one_line(run, gan_run, tmp_path, capsys):
+def test_sample_cli_errors_are_one_line(run, gan_run, mnist_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "empty-cache"))
     out = tmp_path / "x.png"
     cases = [([str(gan_run), "--text", PROMPTS[0]], "not a text-to-image run"),
              ([str(run), "--text", ""], "the prompt is empty"),
@@ -314,8 +315,10 @@ def test_sample_cli_errors_are_one_line(run, gan_run, tmp_path, capsys):
         err = one_line(capsys.readouterr().err)
         assert words in err, (args, err)
         assert not out.exists()
-    assert main(["eval", str(run), "--n", "4"]) == 2
-    assert "is a text-to-image run: `gankit eval` does not score those yet" in one_line(capsys.readouterr().err)
+    assert main(["eval", str(run), "--n", "4"]) == 2  # the run's data is gone
+    assert "(gankit eval: pass --data-dir DIR)" in one_line(capsys.readouterr().err)
+    assert main(["eval", str(run), "--n", "4", "--data-dir", str(mnist_dir)]) == 2  # no digit classifier cached
+    assert "gankit classifier train" in one_line(capsys.readouterr().err)
     assert main(["translate", str(run), str(tmp_path), "--out", str(tmp_path / "t")]) == 2
     assert "use `gankit sample --text`" in one_line(capsys.readouterr().err)
     assert main(["sample", str(gan_run), "-n", "4", "--out", str(out)]) == 0  # a GAN run still samples as before

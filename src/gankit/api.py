@@ -13,7 +13,7 @@ from . import distributed
 from .checks import check_names, parse_device
 from .config import Config, apply_mapping, config_from_dict, load_config, validate
 from .data import load_dataset
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, DataError
 from .generator import LoadedGenerator, load_generator
 from .methods import DataSpec, build_method
 from .rng import seed_everything
@@ -169,8 +169,6 @@ def video_test_data(cfg: Config, spec, split: str, n: Optional[int], **changes):
     """The sequences a video run is scored on: moving-mnist's first `n` test sequences (each is seeded on its
     own, so they are those of the whole set), or the clips of `frames` (all of them; `data.n` caps training
     only), checked to have the frames the model was trained on."""
-    from .errors import DataError
-
     n = n if cfg.data.name == "moving-mnist" and split == "test" else (None if split == "test" else cfg.data.n)
     channels = int(spec.shape[1]) if cfg.data.name == "frames" else None
     data = dataset_for(cfg, split=split, n=n, channels=channels, **changes)
@@ -205,4 +203,32 @@ def evaluate_video(run, metrics: Optional[str] = None, n: Optional[int] = None, 
     return results
 
 
-__all__ = ["train", "evaluate_translation", "evaluate_sr", "evaluate_video", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]
+def evaluate_text(run, metrics: Optional[str] = None, n: Optional[int] = None, *, data_dir: Optional[str] = None,
+                  split: str = "test", inception_weights: Optional[str] = None, classifier: Optional[str] = None,
+                  text_model: Optional[str] = None, seed: int = 0, device: Union[str, torch.device] = "cpu", log=None):
+    """Score a text-to-image run on its data's test captions (captioned-mnist: 10,000, seen and held-out layouts;
+    `n` caps them; `data_dir` replaces the data folder) with `gankit.metrics.text`: one image per caption."""
+    from .generator import read_checkpoint
+    from .metrics.text import TextNets, parse_text_names, text_results
+    from .models import load
+
+    model = load(run, device)
+    ck, cfg, _ = read_checkpoint(run)
+    names = parse_text_names(metrics, cfg.data.name, default_fid=True)
+    try:
+        data = dataset_for(cfg, split=split, n=n, **({"dir": data_dir} if data_dir else {}))
+    except DataError as err:
+        raise DataError(f"{err} (gankit eval: pass --data-dir DIR)") from None
+    nets = TextNets(names, classifier=classifier, text_model=text_model, inception_weights=inception_weights,
+                    data_name=cfg.data.name, captions=cfg.data.captions, data_dir=data_dir or cfg.data.dir,
+                    device=device)
+    if log:
+        log(f"{min(len(data), n or len(data))} {data.info.get('split', 'train')} captions of {cfg.data.name}, "
+            f"metrics {', '.join(names)}")
+    return text_results(lambda batch, z: model.draw(z, model.embed(batch["text"], strict=False)), data, names, nets,
+                        z_dim=model.z_dim, limit=n, seed=seed, log=log,
+                        protocol={"split": data.info.get("split", "train (no test split)"), "step": model.step,
+                                  **(ck.meta.get("protocol") or {})})
+
+
+__all__ = ["train", "evaluate_translation", "evaluate_sr", "evaluate_video", "evaluate_text", "load_generator", "LoadedGenerator", "select_device", "Config", "load_config", "apply_mapping"]

@@ -15,7 +15,9 @@ EVAL_DESCRIPTION = (
     "follows PacGAN. Image-to-image runs (pix2pix, CycleGAN) are scored on their test split: l1, psnr, ssim, psnr_y, "
     "ssim_y against the ground truth, fid and kid of the outputs against the real targets, cycle_psnr (CycleGAN). "
     "Super-resolution runs are scored on whole images of their data.test_dir (--data-dir replaces it): psnr_y, "
-    "ssim_y, psnr, ssim with a scale-pixel border, fid and kid on 96-px patches. "
+    "ssim_y, psnr, ssim with a scale-pixel border, fid and kid on 96-px patches. Text-to-image runs are scored on "
+    "their test captions, seen and held-out compositions apart: caption_acc (captioned-mnist: the digit classifier "
+    "reads each digit in its cell), r_precision (the model of `gankit classifier text`), fid. "
     "Every line states its protocol (n, split, feature network, weights sha256).")
 
 
@@ -45,10 +47,13 @@ def _cmd_eval(args) -> int:
         check_writable(Path(args.out))
     task = _task(args.source) if args.source else None
     if task == "sample_text":
-        raise ConfigError(f"'{args.source}' is a text-to-image run: `gankit eval` does not score those yet; write "
-                          "samples with `gankit sample RUN --text-file PROMPTS --out DIR/` and score the folder with "
-                          "--real DIR --fake DIR")
-    if task in ("translate", "upscale", "predict"):
+        from .api import evaluate_text
+
+        results = evaluate_text(args.source, args.metrics, args.n, data_dir=args.data_dir, split=args.split,
+                                inception_weights=args.inception_weights, classifier=args.classifier,
+                                text_model=args.text_model, seed=args.seed, device=device,
+                                log=None if args.quiet else _log)
+    elif task in ("translate", "upscale", "predict"):
         from .api import evaluate_sr, evaluate_translation, evaluate_video
 
         score = {"translate": evaluate_translation, "upscale": evaluate_sr, "predict": evaluate_video}[task]
@@ -90,6 +95,19 @@ def _cmd_classifier_train(args) -> int:
     return 0
 
 
+def _cmd_classifier_text(args) -> int:
+    from .api import select_device
+    from .metrics.text_model import train_text_model
+
+    path, info = train_text_model(args.data, args.data_dir, args.captions, steps=args.steps,
+                                  batch_size=args.batch_size, size=args.size, width=args.width, out=args.out,
+                                  seed=args.seed, device=select_device(args.device, "--device"),
+                                  eval_n=args.eval_n)
+    print(f"saved {path} ({info['trained_on']}; R-precision of real images {100 * info['r_precision_real']:.1f}% "
+          f"on {info['r_precision_n']} {info['r_precision_split']} items, {info['train_seconds']} s)")
+    return 0
+
+
 def add_commands(sub) -> None:
     """Add `eval` and `classifier` to the argparse subparsers of `gankit`."""
     e = sub.add_parser("eval", help="score a run/checkpoint, or two image folders (FID, KID, PR, DC, IS, modes, ...)",
@@ -104,6 +122,8 @@ def add_commands(sub) -> None:
     e.add_argument("--inception-weights", metavar="PATH",
                    help="weights-inception-2015-12-05-6726825d.pth (default: the torch hub cache)")
     e.add_argument("--classifier", metavar="PATH", help="digit classifier .safetensors (default: the gankit cache)")
+    e.add_argument("--text-model", metavar="PATH",
+                   help="R-precision's image-text model .safetensors (default: the gankit cache)")
     e.add_argument("--data-dir", metavar="DIR", help="data folder, when the run's data.dir does not apply here")
     e.add_argument("--split", default="test", choices=["train", "test"], help="real split (default test)")
     e.add_argument("--seed", type=int, default=0, help="seed of the generated samples (as in `gankit sample`)")
@@ -129,3 +149,16 @@ def add_commands(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto")
     t.set_defaults(func=_cmd_classifier_train)
+    x = csub.add_parser("text", help="train the image-text model behind R-precision (text-to-image runs)")
+    x.add_argument("--data", default="captioned-mnist", choices=["captioned-mnist", "captions"])
+    x.add_argument("--data-dir", metavar="DIR", help="MNIST files (captioned-mnist) or captioned images (captions)")
+    x.add_argument("--captions", metavar="FILE", help="captions file of --data captions (default: DIR/captions.*)")
+    x.add_argument("--steps", type=int, default=3000)
+    x.add_argument("--batch-size", type=int, default=128)
+    x.add_argument("--size", type=int, help="image side (default: the data's, 64 for captioned-mnist)")
+    x.add_argument("--width", type=int, default=32, help="image encoder base width")
+    x.add_argument("--eval-n", type=int, default=1000, help="test items for the real-image R-precision (ceiling)")
+    x.add_argument("--out", metavar="PATH", help="output .safetensors (default: $GANKIT_CACHE/text_models/...)")
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--device", default="auto")
+    x.set_defaults(func=_cmd_classifier_text)

@@ -186,10 +186,10 @@ class TextToImage(ImageModel):
         self.eval()
 
     @torch.no_grad()
-    def embed(self, prompts: Sequence[str]) -> torch.Tensor:
-        """E's embeddings (P, text_dim) of the prompts."""
-        tokens, length = self.vocabulary.encode_batch(list(prompts), strict=True)
-        return self.encoder(tokens.to(self.device), length.to(self.device))
+    def embed(self, prompts: Sequence[str], strict: bool = True) -> torch.Tensor:
+        """E's embeddings (P, text_dim) of the prompts; unknown words are an error, or <unk> without `strict`."""
+        tokens, length = self.vocabulary.encode_batch(list(prompts), strict=strict)
+        return self.encoder(tokens.to(self.device), length.clamp(min=1).to(self.device))
 
     def noise(self, n: int, seed: Optional[int], z: Optional[torch.Tensor]) -> torch.Tensor:
         """`z` checked to be (n, z_dim), or n noise vectors drawn from `seed`."""

@@ -206,6 +206,7 @@ class CaptionedMNISTData:
     count: int  # stored items, or those of a nominal epoch and of items() for train
     items_seed: int
     info: dict = field(default_factory=dict)
+    every_layout: bool = False  # train: draw held-out layouts too (for evaluation models, never for a generator)
     target: torch.device = torch.device("cpu")
     vocab = VOCABULARY  # fixed: the same for every split and seed
     max_words = MAX_WORDS
@@ -279,7 +280,7 @@ class CaptionedMNISTBatches:
         self.data, self.batch_size, self.rank, self.world = data, batch_size, rank, world
         if data.stored is None:
             self.generator = torch.Generator().manual_seed(derive_seed(seed, "captioned-mnist"))
-            self.singles, self.pairs = data.tables(train=True)
+            self.singles, self.pairs = data.tables(train=not data.every_layout)
         else:
             self.sampler = BatchSampler(len(data), batch_size, seed=derive_seed(seed, "captioned-mnist"))
 
@@ -337,13 +338,15 @@ def mnist_pool(dir: Optional[str], split: str, download: bool) -> tuple:
 
 
 def captioned_mnist(*, dir: Optional[str] = None, split: str = "train", n: Optional[int] = None, seed: int = 0,
-                    digits: int = 2, size: Optional[int] = None, download: bool = False) -> CaptionedMNISTData:
+                    digits: int = 2, size: Optional[int] = None, download: bool = False,
+                    every_layout: bool = False) -> CaptionedMNISTData:
     """Captioned MNIST from the MNIST IDX files in `dir`.
 
     `digits`: the most digits per image (1, or 2 for a half-and-half mix). `n`: test items kept (default
     10,000), or for train the items of a nominal epoch and of items(). `seed` picks the train split's fixed
     items() set; the training stream comes from the batch source's seed, the test set from TEST_SEED.
-    `size`: the image side (default 64; other sides are resized, bilinear and antialiased)."""
+    `size`: the image side (default 64; other sides are resized, bilinear and antialiased). `every_layout`: the
+    train split's batches draw the held-out layouts too (for models that score generators, never to train one)."""
     if digits not in (1, 2) or isinstance(digits, bool):
         raise DataError(f"data.digits must be 1 or 2 for captioned-mnist (the most digits per image), got "
                         f"{digits!r}: pass data.digits=1 or 2")
@@ -357,7 +360,10 @@ def captioned_mnist(*, dir: Optional[str] = None, split: str = "train", n: Optio
             "max_words": MAX_WORDS, "two_digit_fraction": 0.5 if digits == 2 else 0.0,
             "protocol": "one or two MNIST digits on a 3x3 grid with a templated caption (alignDRAW-like); "
                         "training never draws a held-out layout, the test set draws from all"}
-    data = CaptionedMNISTData(pool, None, digits, size or CANVAS, n or DEFAULT_N, derive_seed(seed, "items"), info)
+    data = CaptionedMNISTData(pool, None, digits, size or CANVAS, n or DEFAULT_N, derive_seed(seed, "items"), info,
+                              every_layout=every_layout)
+    if every_layout:
+        info["protocol"] += " (this copy's training batches draw every layout, held-out ones included)"
     if split == "test":
         stored = fixed(TEST_SEED, 0, data.count, digits == 2, *data.tables(train=False), pool)
         data = replace(data, stored=stored)

@@ -222,16 +222,27 @@ class GanIntCls(ConditionalMethod):
         return {"tokens": first["tokens"].cpu(), "length": first["length"].cpu(), "z": z}
 
     @torch.inference_mode()
-    def preview(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """One row per caption, one column per noise (the EMA generator when there is one), in eval mode."""
-        g, rows, cols = self.sampling_generator(), len(inputs["length"]), len(inputs["z"])
+    def draw(self, tokens: torch.Tensor, length: torch.Tensor, z: torch.Tensor, amp: bool = True) -> torch.Tensor:
+        """Float images of G (its EMA when there is one) in eval mode for captions (tokens, length) and noise z,
+        one image per row; `amp`: under the run's autocast (previews) or in fp32 (evaluation)."""
+        g = self.sampling_generator()
         was = g.training
         g.eval()
-        with self.autocast():
-            e = self.E(inputs["tokens"].to(self.device), inputs["length"].to(self.device))
-            out, _ = g(inputs["z"].to(self.device).repeat(rows, 1), e.repeat_interleave(cols, 0))
+        with self.autocast() if amp else contextlib.nullcontext():
+            e = self.E(tokens.to(self.device), length.to(self.device))
+            out, _ = g(z.to(self.device), e)
         g.train(was)
         return out.float()
+
+    def preview(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """One row per caption, one column per noise."""
+        rows, cols = len(inputs["length"]), len(inputs["z"])
+        return self.draw(inputs["tokens"].repeat_interleave(cols, 0), inputs["length"].repeat_interleave(cols, 0),
+                         inputs["z"].repeat(rows, 1))
+
+    def generate_for(self, batch: Dict[str, object], z: torch.Tensor) -> torch.Tensor:
+        """One image per item of an evaluation batch (its caption's tokens) and row of z, in fp32."""
+        return self.draw(batch["tokens"], batch["length"], z, amp=False)
 
     def visualize(self, inputs, path, step: int) -> Optional[torch.Tensor]:
         out = self.preview(inputs)
@@ -246,9 +257,12 @@ class GanIntCls(ConditionalMethod):
         return {"sample_text": {"encoder": "E", "generator": "G", "vocabulary": self.vocab.to_json()}}
 
     def diagnostics(self, run_dir, data):
+        from ..metrics.text import LOWER_IS_BETTER, InTrainingText
         from ..monitor.diagnostics import Diagnostics
 
-        return Diagnostics(self.cfg, run_dir, self.probabilities)
+        evaluation = InTrainingText(self, self.cfg.monitor.metrics) if self.cfg.monitor.eval_every else None
+        return Diagnostics(self.cfg, run_dir, self.probabilities, evaluation,
+                           evaluation.track if evaluation else None, directions=LOWER_IS_BETTER)
 
     def divergence_advice(self) -> str:
         return ("try lower learning rates (optim.g_lr, optim.d_lr, text.lr), text.spectral_norm=true or "

@@ -72,41 +72,52 @@ def _sidecar(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def save_classifier(model: DigitClassifier, path, info: dict) -> Path:
-    """Write weights (safetensors) and `<path>.json` (format, arch, info) atomically."""
+def save_with_sidecar(module: nn.Module, path, doc: dict) -> Path:
+    """Write `module`'s weights (safetensors) and `<path>.json` (`doc`) atomically."""
     from safetensors.torch import save
 
     from gankit.checkpoint import atomic_write_bytes, atomic_write_text
 
     path = Path(path)
     if path.suffix != ".safetensors":
-        raise ConfigError(f"classifier path must end in .safetensors, got '{path}'")
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        raise ConfigError(f"model path must end in .safetensors, got '{path}'")
+    weights = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     atomic_write_bytes(path, save(weights))
-    atomic_write_text(_sidecar(path), json.dumps({"format": FORMAT, "arch": model.arch, **info}, indent=2) + "\n")
+    atomic_write_text(_sidecar(path), json.dumps(doc, indent=2) + "\n")
     return path
 
 
-def load_classifier(path) -> Tuple[DigitClassifier, dict]:
-    """Rebuild a saved classifier (eval mode) and its JSON info; CheckpointError if missing or unreadable."""
+def load_with_sidecar(path, fmt: str, build: Callable[[dict], nn.Module], what: str, retrain: str):
+    """(module rebuilt by `build(sidecar)` with the saved weights, in eval mode; the sidecar) of a file that
+    save_with_sidecar wrote; a one-line CheckpointError naming `what` and the `retrain` command otherwise."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(path)
     if not path.is_file() or not _sidecar(path).is_file():
-        raise CheckpointError(f"classifier '{path}' (with its .json) not found: train one with "
-                              "`gankit classifier train --data mnist --data-dir DIR` or pass --classifier PATH")
+        raise CheckpointError(f"{what} '{path}' (with its .json) not found: {retrain}")
     try:
         info = json.loads(_sidecar(path).read_text())
-        if info.get("format") != FORMAT:
-            raise ValueError(f"format {info.get('format')!r}, expected {FORMAT!r}")
-        model = DigitClassifier(**info["arch"])
+        if info.get("format") != fmt:
+            raise ValueError(f"format {info.get('format')!r}, expected {fmt!r}")
+        model = build(info)
         model.load_state_dict(load_file(str(path)))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as err:
         msg = " ".join(str(err).split())[:160]
-        raise CheckpointError(f"classifier '{path}' is unreadable ({type(err).__name__}: {msg}); retrain it with "
-                              "`gankit classifier train`") from None
+        raise CheckpointError(f"{what} '{path}' is unreadable ({type(err).__name__}: {msg}); {retrain}") from None
     return model.eval(), info
+
+
+def save_classifier(model: DigitClassifier, path, info: dict) -> Path:
+    """Write weights (safetensors) and `<path>.json` (format, arch, info) atomically."""
+    return save_with_sidecar(model, path, {"format": FORMAT, "arch": model.arch, **info})
+
+
+def load_classifier(path) -> Tuple[DigitClassifier, dict]:
+    """Rebuild a saved classifier (eval mode) and its JSON info; CheckpointError if missing or unreadable."""
+    return load_with_sidecar(path, FORMAT, lambda info: DigitClassifier(**info["arch"]), "classifier",
+                             "train one with `gankit classifier train --data mnist --data-dir DIR` or pass "
+                             "--classifier PATH")
 
 
 class ClassifierFeatures:
@@ -195,4 +206,4 @@ def train_classifier(data: str = "mnist", data_dir: Optional[str] = None, epochs
 
 
 __all__ = ["ClassifierFeatures", "DigitClassifier", "cache_root", "default_path", "load_classifier", "predict",
-           "prepare", "save_classifier", "train_classifier"]
+           "load_with_sidecar", "prepare", "save_classifier", "save_with_sidecar", "train_classifier"]

@@ -502,9 +502,12 @@ def needed_networks(names: Sequence[str], src) -> List[str]:
 
 
 def _build_net(kind: str, inception_weights, classifier, data_name: str, device):
-    if kind == "inception":
-        return InceptionFeatures(inception_weights, device)
-    return ClassifierFeatures(classifier, _classifier_data(data_name), device)
+    """A feature network, built without touching the global RNG (in-training evaluation must not change training:
+    the modules' random initialisation, overwritten by the loaded weights, would shift the training's stream)."""
+    with torch.random.fork_rng(devices=[]):
+        if kind == "inception":
+            return InceptionFeatures(inception_weights, device)
+        return ClassifierFeatures(classifier, _classifier_data(data_name), device)
 
 
 def build_networks(names: Sequence[str], src, *, inception_weights=None, classifier=None, device="cpu"):

@@ -1,0 +1,159 @@
+#!/usr/bin/env python
+"""Text-to-image on captioned MNIST: the ceiling, chance, a label-only oracle and GAN-INT-CLS in one table.
+
+GAN-INT-CLS is trained from its preset (captioned-mnist-gan-int-cls) by benchmarks/text2image_train.sh into
+runs/text2image/, and scored here with `gankit.metrics.text` (the code behind `gankit eval` and the in-training
+evaluation) on the test captions (MNIST test digits, every layout; seen and held-out compositions apart). Rows
+of the same run:
+
+- real images, true captions: each metric's ceiling (the classifier's and the text model's own errors);
+- real images, shuffled captions: chance (each image scored against another item's caption);
+- label-only oracle: the caption's digits (real MNIST test digits) at a random layout: what any generator
+  that reads the digits but ignores the position words would at best reach (an upper bound of a
+  label-conditioned GAN, with no GAN errors);
+- GAN-INT-CLS, and the same generator given shuffled captions (its images do follow the text).
+
+Picture: a grid of prompts (rows; seen and held-out) x 8 noise vectors (columns).
+
+    .venv/bin/python benchmarks/text2image.py --runs runs/text2image --data data/mnist
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from eval_common import INCEPTION, RESULTS, Timer, log, read_times, training_facts, training_footer, write_result  # noqa: E402,E501
+
+import gankit  # noqa: E402
+from gankit.data.captioned_mnist import captioned_mnist, draw, held_out  # noqa: E402
+from gankit.metrics.text import MIN_INK, MIN_INSIDE, TextNets, text_results  # noqa: E402
+from gankit.monitor.images import save_grid  # noqa: E402
+
+RUN, PRESET = "gan-int-cls", "captioned-mnist-gan-int-cls"
+# CUB-200 birds (different data: 64x64 to 256x256 photos, free-form captions): for scale only
+PUBLISHED = {"AttnGAN (Xu et al. 2018), CUB": ("R-precision 67.82 %", "FID 23.98 (DF-GAN's table)"),
+             "DF-GAN (Tao et al. 2022), CUB": ("—", "FID 12.10 (some report 14.81)")}
+PROMPTS = ["a 7 at the top left", "a 7 at the bottom right", "the digit three in the centre",
+           "a two to the left of a five", "a 5 to the left of a 2", "a 1 above a 6",
+           "a 0 at the top left", "a 4 in the centre", "a 2 above an 8"]  # the last three are held out
+
+
+def shuffled(batch: dict) -> dict:
+    """The batch moved by one item (image and caption together): generating from it and scoring against the
+    original captions pairs each caption with another item's image (consecutive test items differ in kind)."""
+    return {**batch, "text": batch["text"][1:] + batch["text"][:1],
+            **{k: v.roll(-1, 0) for k, v in batch.items() if isinstance(v, torch.Tensor)}}
+
+
+def random_layouts(data, generator: torch.Generator):
+    """generate(batch, z): the caption's digits (random MNIST test images of them) at a random layout of the same
+    kind (one digit or two)."""
+    singles, pairs = data.tables(train=False)
+    pool = data.pool
+
+    def generate(batch: dict, z: torch.Tensor) -> torch.Tensor:
+        digits = batch["digits"].cpu()
+        layout = draw(generator, digits[:, 1] >= 0, singles, pairs, pool)
+        d = digits.clamp(min=0)
+        pick = pool.start[d] + (torch.rand(d.shape, generator=generator) * pool.count[d]).long()
+        return data.batch(layout._replace(digits=digits, index=pool.order[pick].where(digits >= 0, -1)))["image"]
+    return generate
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    p.add_argument("--runs", default="runs/text2image")
+    p.add_argument("--data", default="data/mnist", help="folder holding the MNIST IDX files")
+    p.add_argument("--n", type=int, default=10_000, help="test captions (default all 10,000)")
+    p.add_argument("--inception-weights", default=str(INCEPTION) if INCEPTION.is_file() else None)
+    p.add_argument("--no-fid", action="store_true")
+    p.add_argument("--out", default="text2image.md")
+    args = p.parse_args()
+    timer, runs = Timer(), Path(args.runs)
+    data = captioned_mnist(dir=args.data, split="test", n=args.n)
+    names = ["caption_acc", "r_precision"] + ([] if args.no_fid else ["fid"])
+    nets = TextNets(names, inception_weights=args.inception_weights)
+    model = gankit.load(runs / RUN) if (runs / RUN / "checkpoints").is_dir() else None
+    real = lambda b, z: b["image"]  # noqa: E731
+    rows = {"real images, true captions (ceiling)": (real, False),
+            "real images, shuffled captions (chance)": (real, True),
+            "label-only oracle (right digits, random layout)": (random_layouts(data, torch.Generator().manual_seed(0)),
+                                                                False)}
+    if model is not None:
+        gen = lambda b, z: model.draw(z, model.embed(b["text"], strict=False))  # noqa: E731
+        rows.update({"GAN-INT-CLS": (gen, False), "GAN-INT-CLS, shuffled captions": (gen, True)})
+    table, lines = {}, []
+    for name, (fn, shuffle) in rows.items():
+        t = Timer()
+        generate = (lambda f: lambda b, z: f(shuffled(b), z))(fn) if shuffle else fn
+        results = text_results(generate, data, names, nets, z_dim=model.z_dim if model else 1, protocol={"row": name})
+        table[name] = {r.name: r.values for r in results}
+        lines += [f"{name}: {r.line()}" for r in results]
+        log(f"{name}: {json.dumps(table[name])} ({t})")
+    if model is not None:
+        grid(model)
+    facts = {}
+    times = read_times(runs / "times.txt")
+    if model is not None:
+        facts["GAN-INT-CLS"] = training_facts(runs / RUN, PRESET, [], times)
+    write_result(args.out, report(table, facts, lines, data, timer, nets))
+    (RESULTS / "text2image.json").write_text(json.dumps({"rows": table, "training": facts}, indent=1, default=str))
+    return 0
+
+
+def grid(model) -> None:
+    images = model.sample(8, PROMPTS, seed=0)
+    save_grid(images, RESULTS / "text2image.png", nrow=8)
+    log(f"wrote text2image.png ({len(PROMPTS)} prompts x 8)")
+
+
+def _pct(values: dict, key: str) -> str:
+    v = values.get(key)
+    return "—" if v is None else f"{100 * v:.1f} %"
+
+
+def report(table: dict, facts: dict, lines: list, data, timer, nets) -> str:
+    head = ("| row | caption acc. seen | caption acc. held-out | R-precision seen | R-precision held-out | "
+            "FID (all) | FID held-out |\n|---|---|---|---|---|---|---|\n")
+    body = ""
+    for name, r in table.items():
+        fid = r.get("fid", {})
+        cell = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+        body += (f"| {name} | {_pct(r['caption_acc'], 'seen')} | {_pct(r['caption_acc'], 'held_out')} | "
+                 f"{_pct(r['r_precision'], 'seen')} | {_pct(r['r_precision'], 'held_out')} | "
+                 f"{cell(fid.get('value'))} | {cell(fid.get('held_out'))} |\n")
+    pub = "".join(f"| {m} | {a} | {b} |\n" for m, (a, b) in PUBLISHED.items())
+    held = int(held_out(data.stored.digits, data.stored.positions).sum())
+    return f"""# Text-to-image on captioned MNIST (64x64, one or two digits, {len(data)} test captions)
+
+{head}{body}
+Published figures for scale (CUB-200 birds: other data, other captions, GPU training):
+
+| published | R-precision | FID |
+|---|---|---|
+{pub}
+- Test set: {len(data)} captions of MNIST test digits, {len(data) - held} of seen layouts and {held} of
+  held-out ones ({'; '.join(f'{k}: {v}' for k, v in data.info['held_out'].items())}). One generated image per
+  caption, noise from seed 0.
+- Caption accuracy: the digit classifier (`gankit classifier train`) reads each digit of the caption in the
+  28x28 cell of its position, the cell holds >= {MIN_INK:g} of ink, and >= {MIN_INSIDE:.0%} of the image's ink lies
+  in the caption's cells (+-2 px).
+- R-precision: the caption among 99 mismatched captions of other layouts, by
+  {nets.matcher.protocol['model']}.
+- FID: Inception 2015-12-05 features of the generated images against the real images of the same captions.
+
+![prompts x samples](text2image.png)
+
+*Rows: {'; '.join(PROMPTS)} (the last three are held-out compositions).*
+
+{training_footer(facts, lines, 'bash benchmarks/text2image_train.sh', timer)}"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
