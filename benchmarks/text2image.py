@@ -28,7 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_common import INCEPTION, RESULTS, Timer, log, read_times, training_facts, training_footer, write_result  # noqa: E402,E501
+from eval_common import (INCEPTION, RESULTS, Timer, log, read_times, training_facts,  # noqa: E402
+                         training_footer, write_result)
 
 import gankit  # noqa: E402
 from gankit.data.captioned_mnist import captioned_mnist, draw, held_out  # noqa: E402
