@@ -112,6 +112,12 @@ class Pool(NamedTuple):
     count: torch.Tensor
 
 
+def grid_corners(positions: torch.Tensor) -> torch.Tensor:
+    """(..., 2) top-left corners (row, col) in px, without jitter, of grid positions (...) 0..8 (-1 reads as 0)."""
+    p = positions.clamp(min=0)
+    return torch.stack((p // 3, p % 3), -1) * STEP
+
+
 def draw(generator: torch.Generator, two: torch.Tensor, singles: torch.Tensor, pairs: torch.Tensor,
          pool: Pool) -> Layout:
     """Layouts for len(two) items: uniform over `pairs` where `two`, else over `singles`; MNIST images,
@@ -127,8 +133,7 @@ def draw(generator: torch.Generator, two: torch.Tensor, singles: torch.Tensor, p
     present = digits >= 0
     d = digits.clamp(min=0)
     index = pool.order[pool.start[d] + (u * pool.count[d]).long()].where(present, -1)
-    grid = torch.stack((positions.clamp(min=0) // 3, positions.clamp(min=0) % 3), -1) * STEP
-    corner = (grid + jitter).clamp(0, CANVAS - DIGIT) * present[..., None]
+    corner = (grid_corners(positions) + jitter).clamp(0, CANVAS - DIGIT) * present[..., None]
     return Layout(index, digits, positions, corner, row[:, 4], choice)
 
 

@@ -46,25 +46,17 @@ def parse_text_names(setting: Optional[str], data_name: str, default_fid: bool =
 
 # --------------------------------------------------------------------------- caption accuracy
 
-def cell_windows(positions: Tensor) -> Tensor:
-    """(..., 2) top-left corners (row, col) in px of the 28 x 28 cells of grid positions 0..8 on a 64 canvas."""
-    from ..data.captioned_mnist import STEP
-
-    p = positions.clamp(min=0)
-    return torch.stack((p // 3, p % 3), -1) * STEP
-
-
 def caption_checks(images: Tensor, digits: Tensor, positions: Tensor, classify: Callable[[Tensor], Tensor]) -> Tensor:
     """bool (N,): whether each image (N, 1, S, S) in [-1, 1] shows its caption's digits (N, 2) at its positions
     (N, 2) (-1 absent), by the rule of the module docstring; `classify` maps uint8 (M, 1, 28, 28) to logits."""
     from ..data.base import resize_images
-    from ..data.captioned_mnist import CANVAS, DIGIT, JITTER
+    from ..data.captioned_mnist import CANVAS, DIGIT, JITTER, grid_corners
 
     x = images.float().cpu()
     x = x if x.shape[-1] == CANVAS else resize_images(x, CANVAS)
     ink = ((x[:, 0] + 1) / 2).clamp(0, 1)  # (N, 64, 64)
     n = len(ink)
-    corners = cell_windows(positions)  # (N, 2, 2)
+    corners = grid_corners(positions)  # (N, 2, 2)
     present = digits >= 0
     ok = torch.ones(n, dtype=torch.bool)
     inside = torch.zeros_like(ink, dtype=torch.bool)
@@ -211,5 +203,5 @@ class InTrainingText:
         return flat(results)
 
 
-__all__ = ["InTrainingText", "LOWER_IS_BETTER", "TEXT_METRICS", "TextNets", "caption_checks", "cell_windows",
+__all__ = ["InTrainingText", "LOWER_IS_BETTER", "TEXT_METRICS", "TextNets", "caption_checks",
            "parse_text_names", "text_results"]
