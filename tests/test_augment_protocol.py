@@ -28,7 +28,7 @@ def folder(tmp_path_factory):
 
 def settings(folder, **kw):
     base = dict(data="folder", data_dir=str(folder), test_dir=None, labels=[2], seeds=2, gan_preset="digits-dcgan",
-                gan_steps=2, gan_overrides=TINY_GAN, classifier_steps=3)
+                gan_steps=2, gan_overrides=TINY_GAN, classifier_steps=3, reference_steps=3)
     return Settings(**{**base, **kw})
 
 
@@ -89,6 +89,7 @@ def test_the_protocol_runs_every_arm_and_writes_a_report(finished, folder):
             assert 0 <= doc["accuracy"] <= 1 and len(doc["confusion"]) == 3
     assert (out / "accuracy.png").stat().st_size > 0 and (out / "confusion.png").stat().st_size > 0
     levels = json.loads((out / "report.json").read_text())["levels"]
+    assert json.loads((out / "reference.json").read_text())["steps"] == 3
     assert levels["2"]["real"]["accuracy"]["n"] == 2
     # no leak: each GAN trained on its subset folder, which holds 2 images per class and nothing else
     for seed in (0, 1):
@@ -136,7 +137,8 @@ def test_cli_bad_inputs_are_one_line(folder, tmp_path, capsys):
     cases = [(["--data", "folder", "--data-dir", str(one)], "has no class subfolders"),
              (["--data", "folder", "--data-dir", str(folder), "--labels-per-class", "50"], "fewer than the 50 labels"),
              (["--data", "folder", "--data-dir", str(folder), "--labels-per-class", "0"], "positive integers"),
-             (["--data", "mnist", "--data-dir", str(tmp_path / "none")], "does not exist")]
+             (["--data", "mnist", "--data-dir", str(tmp_path / "none")], "does not exist"),
+             (["--data", "folder", "--data-dir", str(folder), "--reference-steps", "0"], "--reference-steps 0: must")]
     for i, (args, words) in enumerate(cases):
         assert main(["augment", *args, "--out", str(tmp_path / f"o{i}"), "--quiet"]) == 2, args
         err = capsys.readouterr().err.strip()

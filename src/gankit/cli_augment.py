@@ -14,14 +14,16 @@ def _cmd_augment(args) -> int:
     from .cli import check_writable
     from .errors import ConfigError
 
-    if args.seeds < 1 or args.gan_steps < 1 or (args.classifier_steps is not None and args.classifier_steps < 1):
-        raise ConfigError(f"--seeds, --gan-steps and --classifier-steps must be >= 1, got {args.seeds}, "
-                          f"{args.gan_steps}, {args.classifier_steps}")
+    counts = {"--seeds": args.seeds, "--gan-steps": args.gan_steps, "--classifier-steps": args.classifier_steps,
+              "--reference-steps": args.reference_steps}
+    bad = [f"{flag} {value}" for flag, value in counts.items() if value is not None and value < 1]
+    if bad:
+        raise ConfigError(f"{', '.join(bad)}: must be >= 1")
     check_writable(Path(args.out), folder=True)
     settings = Settings(data=args.data, data_dir=args.data_dir, test_dir=args.test_dir,
                         labels=parse_labels(args.labels_per_class), seeds=args.seeds, gan_preset=args.gan_preset,
                         gan_steps=args.gan_steps, gan_overrides=list(args.gan_set or []),
-                        classifier_steps=args.classifier_steps)
+                        classifier_steps=args.classifier_steps, reference_steps=args.reference_steps)
     report = run_protocol(args.out, settings, device=select_device(args.device, "--device"),
                           log=None if args.quiet else lambda m: print(f"gankit augment: {m}", file=sys.stderr,
                                                                       flush=True))
@@ -52,6 +54,8 @@ def add_command(sub) -> None:
                    help="a config override for the GAN (repeatable), e.g. --gan-set model.g.width=32")
     a.add_argument("--classifier-steps", type=int, help="classifier steps per arm (default: 30 epochs of the "
                                                          "real subset, 500..4000)")
+    a.add_argument("--reference-steps", type=int, help="steps of GAN-test's reference classifier (default: 30 "
+                                                        "epochs of all real training images, 500..6000)")
     a.add_argument("--out", required=True, metavar="DIR", help="the protocol folder (re-run to resume)")
     a.add_argument("--device", default="auto")
     a.add_argument("--quiet", action="store_true")

@@ -41,6 +41,7 @@ class Settings:
     gan_steps: int = 2000
     gan_overrides: List[str] = field(default_factory=list)  # KEY=VALUE for the GAN's config, after the protocol's
     classifier_steps: Optional[int] = None  # None: classifier_steps(n_real) per level
+    reference_steps: Optional[int] = None  # GAN-test's classifier; None: 30 epochs of all real images, 500..6000
     arms: List[str] = field(default_factory=lambda: list(ARMS))
     format: str = FORMAT
 
@@ -145,7 +146,7 @@ class Protocol:
         from .arms import make_classifier
 
         path = self.out / "reference.safetensors"
-        steps = classifier_steps(len(self.data.train_x), ceiling=6000)
+        steps = self.s.reference_steps or classifier_steps(len(self.data.train_x), ceiling=6000)
         if path.is_file():
             model = make_classifier(self.data.shape, self.num_classes)
             model.load_state_dict(load_file(str(path)))
