@@ -13,6 +13,7 @@ from torch.nn.utils import parametrize
 import gankit.api
 from gankit import cli
 from gankit.checkpoint import load_checkpoint
+from gankit.checks import check_names
 from gankit.config import list_presets, load_config
 from gankit.generator import load_generator
 from gankit.nn.layers import MinibatchDiscrimination
@@ -90,6 +91,7 @@ def test_every_preset_resolves_and_has_a_description():
     for name, description in presets.items():
         cfg = load_config(preset=name)
         assert cfg.preset == name
+        check_names(cfg)  # its data source, metrics, augmentations and device exist
         assert description and "\n" not in description, f"{name} needs a one-line description"
 
 

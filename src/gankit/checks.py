@@ -46,8 +46,9 @@ def check_names(cfg) -> None:
 
             parse_sr_names(cfg.monitor.metrics)
         elif cfg.method == "text2image":
-            raise ConfigError(f"monitor.metrics={cfg.monitor.metrics} does not apply to text-to-image runs (they have "
-                              "no in-training evaluation yet): leave monitor.metrics=auto")
+            from .metrics.text import parse_text_names
+
+            parse_text_names(cfg.monitor.metrics, cfg.data.name)
         elif cfg.method == "video":
             from .metrics.video import parse_video_names
 
