@@ -89,13 +89,15 @@ def test_the_protocol_runs_every_arm_and_writes_a_report(finished, folder):
             assert 0 <= doc["accuracy"] <= 1 and len(doc["confusion"]) == 3
     assert (out / "accuracy.png").stat().st_size > 0 and (out / "confusion.png").stat().st_size > 0
     levels = json.loads((out / "report.json").read_text())["levels"]
-    assert json.loads((out / "reference.json").read_text())["steps"] == 3
+    reference = json.loads((out / "reference.json").read_text())
+    assert reference["steps"] == 3 and reference["seconds"] >= 0
     assert levels["2"]["real"]["accuracy"]["n"] == 2
     # no leak: each GAN trained on its subset folder, which holds 2 images per class and nothing else
     for seed in (0, 1):
         subset = out / "subsets" / f"l2-s{seed}"
         assert sorted(len(list(d.glob("*.png"))) for d in subset.iterdir()) == [2, 2, 2]
         assert str(subset) in (out / "gans" / f"l2-s{seed}" / "config.yaml").read_text()
+        assert json.loads((out / "gans" / f"l2-s{seed}" / "done").read_text())["seconds"] > 0
         synth = out / "synth" / f"l2-s{seed}"
         assert sorted(len(list(d.glob("*.png"))) for d in synth.iterdir() if d.is_dir()) == [8, 8, 8]
 

@@ -261,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_predict import add_command as add_predict; add_predict(sub)  # noqa: E702
     from .synth import add_command as add_synth; add_synth(sub)  # noqa: E702
     from .cli_augment import add_command as add_augment; add_augment(sub)  # noqa: E702
+    from .cli_serve import add_command as add_serve; add_serve(sub)  # noqa: E702
     return p
 
 

@@ -113,6 +113,7 @@ class Protocol:
         run = self.out / "gans" / self.tag(labels, seed)
         if (run / "done").is_file():
             return run
+        start = time.time()
         c, h = self.data.shape[0], self.data.shape[-1]
         if (run / "checkpoints").is_dir():
             self.log(f"{self.tag(labels, seed)}: resuming the GAN in {run}")
@@ -127,7 +128,7 @@ class Protocol:
                 f"train.batch_size={min(64, n)}", "train.progress=none", "train.tensorboard=false",
                 f"train.device={self.device}", *self.s.gan_overrides])
             api.train(cfg)
-        (run / "done").touch()
+        _write_json(run / "done", {"seconds": round(time.time() - start, 1)})  # this call's share of the training
         return run
 
     def synthetic(self, run: Path, labels: int, seed: int) -> tuple:
@@ -152,6 +153,7 @@ class Protocol:
             model.load_state_dict(load_file(str(path)))
             return model.to(self.device).eval()
         self.log(f"GAN-test: training the reference classifier on all {len(self.data.train_x)} training images")
+        start = time.time()
         model = train_classifier(self.data.train_x, self.data.train_y, self.num_classes, steps, seed=0,
                                  device=self.device)
         result = score(model, self.data.test_x, self.data.test_y, self.num_classes)
@@ -159,7 +161,8 @@ class Protocol:
         save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
         tmp.replace(path)
         _write_json(self.out / "reference.json", {"steps": steps, "n_train": len(self.data.train_x),
-                                                  "test_accuracy": result.accuracy})
+                                                  "test_accuracy": result.accuracy,
+                                                  "seconds": round(time.time() - start, 1)})
         return model.eval()
 
     # ------------------------------------------------------------------ arms

@@ -132,12 +132,12 @@ def text_results(generate: Callable[[Dict[str, object], Tensor], Tensor], data, 
         batches.append(batch)
         if "held_out" in batch:
             acc["held"].append(batch["held_out"].cpu())
-        if nets.classifier is not None:
+        if nets.classifier is not None and "caption_acc" in names:
             acc["ok"].append(caption_checks(fake, batch["digits"].cpu(), batch["positions"].cpu(),
                                             lambda u: nets.classifier.extract(u)["logits"]))
-        if nets.matcher is not None:
+        if nets.matcher is not None and "r_precision" in names:
             acc["fake_emb"].append(nets.matcher.embed_images(fake))
-        if nets.inception is not None:
+        if nets.inception is not None and "fid" in names:
             acc["fake_fid"].append(nets.inception.extract(_to_uint8(fake))["features"])
             if nets.real_fid is None:
                 acc["real_fid"].append(nets.inception.extract(_to_uint8(batch["image"].float().cpu()))["features"])
@@ -145,7 +145,7 @@ def text_results(generate: Callable[[Dict[str, object], Tensor], Tensor], data, 
             log(f"{seen}/{total} captions")
     texts = [t for b in batches for t in b["text"]]
     held = torch.cat(acc["held"]) if acc["held"] else None
-    if nets.inception is not None and nets.real_fid is None:
+    if nets.inception is not None and "fid" in names and nets.real_fid is None:
         nets.real_fid = torch.cat(acc["real_fid"])
     base = {**(protocol or {}), "n": seen, "seed": seed}
     if held is not None:
