@@ -205,6 +205,7 @@ def test_bad_requests_are_refused_in_one_line(runs, client):
     one_line(client.post("/api/runs/cgan/generate", json={"class": 10}), 400, "0..9")
     one_line(client.post("/api/runs/gan/generate", json={"class": 1}), 400, "not class-conditional")
     one_line(client.post("/api/runs/gan/generate", json={"psi": 0.0}), 400, "psi")
+    one_line(client.post("/api/runs/gan/generate", json={"n": 2.5}), 422, "n:")
     for path in ("/api/runs/nope/metrics", "/api/runs/..%2F..%2Fetc/metrics", "/api/runs/../../etc/passwd"):
         assert client.get(path).status_code == 404, path
     one_line(client.post("/api/runs/nope/generate", json={}), 404, "no run 'nope'")
@@ -235,13 +236,29 @@ def test_the_model_cache_is_bounded(runs):
     assert not any(p.requires_grad for p in registry.model("gan").parameters())
 
 
-def test_training_view_reads_curves_and_the_latest_grid(client):
-    records = client.get("/api/runs/gan/metrics").json()["records"]
-    assert records and all("step" in r for r in records)
-    later = client.get(f"/api/runs/gan/metrics?since={records[0]['step']}").json()["records"]
-    assert len(later) < len(records)
+def test_training_view_reads_new_records_by_offset_and_survives_nan(runs, client):
+    first = client.get("/api/runs/gan/metrics").json()
+    assert first["records"] and first["next"] == len(first["records"]) and all("step" in r for r in first["records"])
+    with open(runs / "gan" / "metrics.jsonl", "a") as fh:  # what a diverged run's evaluation logs
+        fh.write('{"step": 4, "eval/fid": NaN}\n')
+    later = client.get(f"/api/runs/gan/metrics?offset={first['next']}").json()
+    assert later["records"] == [{"step": 4, "eval/fid": None}] and later["next"] == first["next"] + 1
     grid = client.get("/api/runs/gan/sample.png")
     assert grid.status_code == 200 and grid.headers["content-type"] == "image/png"
+
+
+def test_requests_on_one_model_take_turns(runs):
+    """The latent tools put hooks on the shared model: a request waits for the run's lock, other runs do not."""
+    registry = Registry(find_runs([str(runs / "gan"), str(runs / "cgan")]))
+    client = TestClient(create_app(registry, pool=WorkerPool(workers=2, queue=4)))
+    done = threading.Event()
+    waiting = threading.Thread(target=lambda: (client.post("/api/runs/cgan/generate", json={"n": 1}), done.set()))
+    with registry.lock("cgan"):
+        waiting.start()
+        assert client.post("/api/runs/gan/generate", json={"n": 1}).status_code == 200  # another run: not held up
+        assert not done.wait(0.5)
+    waiting.join(10)
+    assert done.is_set()
 
 
 def test_cli_refuses_bad_setups_in_one_line(tmp_path, capsys):

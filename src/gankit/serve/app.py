@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import threading
 from pathlib import Path
 from typing import Dict, List, Literal, Optional
 
 import torch
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -91,6 +93,17 @@ def truncated_noise(n: int, z_dim: int, seed: int, psi: Optional[float]) -> torc
     return z
 
 
+def finite(value):
+    """JSON-safe: NaN and infinities (a diverged run logs them) become None, inside lists and dicts too."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
 def _latent(values: Optional[List[float]], z_dim: int, name: str) -> torch.Tensor:
     if values is None or len(values) != z_dim:
         raise RequestError(f"{name} must be a list of {z_dim} numbers (a sample's latent), got "
@@ -115,7 +128,7 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
     app = FastAPI(title="gankit serve", description="The page and API over your trained gankit runs.",
                   version="1")
     app.state.registry, app.state.limits, app.state.pool = registry, limits, pool
-    directions: Dict[str, latent.Directions] = {}
+    directions: Dict[str, tuple] = {}  # run id -> (the model they were computed for, Directions)
     directions_lock = threading.Lock()
 
     @app.exception_handler(RequestError)
@@ -125,6 +138,13 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
     @app.exception_handler(GankitError)
     async def _gankit(_request: Request, err: GankitError):
         return JSONResponse({"detail": str(err)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, err: RequestValidationError):
+        first = err.errors()[0] if err.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}" if where else
+                             str(first.get("msg", "invalid request"))}, status_code=422)
 
     @app.exception_handler(Busy)
     async def _busy(_request: Request, err: Busy):
@@ -142,24 +162,33 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
             raise RequestError(f"run '{run_id}' ({info.family}) has no {view} view; it has: {', '.join(info.views)}")
         return info, registry.model(run_id)
 
-    async def compute(fn, *args):
-        return await run_in_threadpool(pool.run, fn, *args)
+    async def compute(run_id: str, fn):
+        """fn() in the worker pool, holding the run's lock: requests on one model take turns (the latent tools
+        put forward hooks on the shared model), requests on different runs run side by side."""
+        run_lock = registry.lock(info_of(run_id).id)  # an unknown run: 404 before the pool
+
+        def locked():
+            with run_lock:
+                return fn()
+        return await run_in_threadpool(pool.run, locked)
 
     def directions_of(run_id: str, gen) -> latent.Directions:
+        """The run's directions, computed once per loaded model (a newer checkpoint gets its own)."""
         with directions_lock:
-            if run_id not in directions:
-                directions[run_id] = latent.principal_directions(gen)
-            return directions[run_id]
+            if run_id not in directions or directions[run_id][0] is not gen:
+                directions[run_id] = (gen, latent.principal_directions(gen))
+            return directions[run_id][1]
 
     # ------------------------------------------------------------ runs
 
-    @app.get("/api/runs", summary="the served runs, their families and views")
+    @app.get("/api/runs", summary="the served runs (their newest checkpoints), families and views")
     def runs():
-        return {"runs": [r.as_dict() for r in registry.runs.values()], "limits": vars(limits)}
+        return {"runs": [registry.refresh(r).as_dict() for r in list(registry.runs)], "limits": vars(limits)}
 
     @app.get("/api/runs/{run_id}", summary="one run")
     def run(run_id: str):
-        return info_of(run_id).as_dict()
+        info_of(run_id)
+        return registry.refresh(run_id).as_dict()
 
     # ------------------------------------------------------------ noise -> image (and points)
 
@@ -180,14 +209,14 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
                 return png_response(out.clamp(-1, 1))
             return {"images": [data_url(x.clamp(-1, 1)) for x in out], "latents": z.tolist(),
                     "classes": labels.tolist() if labels is not None else None}
-        return await compute(work)
+        return await compute(run_id, work)
 
     @app.get("/api/runs/{run_id}/directions", summary="the run's principal latent directions (GANSpace)")
     async def get_directions(run_id: str):
         def work():
             _, gen = model_of(run_id, "explore")
             return directions_of(run_id, gen).as_dict()
-        return await compute(work)
+        return await compute(run_id, work)
 
     @app.post("/api/runs/{run_id}/explore", summary="a latent moved along principal directions, as PNG")
     async def explore(run_id: str, body: ExploreRequest):
@@ -207,7 +236,7 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
                 out = gen(z[None].to(gen.device),
                           torch.tensor([y], device=gen.device) if y is not None else None).float().cpu()
             return png_response(out[0].clamp(-1, 1))
-        return await compute(work)
+        return await compute(run_id, work)
 
     @app.post("/api/runs/{run_id}/interpolate", summary="a path between latents, classes or prompts")
     async def interpolate(run_id: str, body: InterpolateRequest):
@@ -240,7 +269,7 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
             if body.format == "png":
                 return png_response(frames, nrow=steps)
             return {"frames": [data_url(f) for f in frames]}
-        return await compute(work)
+        return await compute(run_id, work)
 
     @app.post("/api/runs/{run_id}/project", summary="latents whose images match a sketch (iGAN)")
     async def project(run_id: str, sketch: UploadFile = File(..., description="RGBA PNG: strokes on transparency"),
@@ -260,7 +289,7 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
                                  y=_class(info, class_index))
             return {"images": [data_url(x.clamp(-1, 1)) for x in out["images"]], "latents": out["latents"].tolist(),
                     "losses": out["losses"], "classes": out["classes"]}
-        return await compute(work)
+        return await compute(run_id, work)
 
     # ------------------------------------------------------------ the other families
 
@@ -273,7 +302,7 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
                 raise RequestError("the prompt is empty: type what to draw")
             images = model.sample(n, text=body.prompt, seed=body.seed)
             return {"images": [data_url(x) for x in images]}
-        return await compute(work)
+        return await compute(run_id, work)
 
     @app.post("/api/runs/{run_id}/translate", summary="an uploaded image translated (PNG)")
     async def translate(run_id: str, image: UploadFile = File(...), direction: Optional[str] = Form(None)):
@@ -285,7 +314,7 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
                 raise RequestError(f"direction must be one of {', '.join(model.directions)}, got {direction!r}")
             x = decode_image(data, int(info.shape[0]), limits)
             return png_response(model.translate(x, direction).clamp(-1, 1))
-        return await compute(work)
+        return await compute(run_id, work)
 
     @app.post("/api/runs/{run_id}/upscale", summary="an uploaded image upscaled (PNG)")
     async def upscale(run_id: str, image: UploadFile = File(...)):
@@ -299,7 +328,7 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
                                    f"{limits.max_upscale_pixels} this server upscales per request: use "
                                    "`gankit upscale` for large images", status=413)
             return png_response(model.upscale(x).clamp(-1, 1))
-        return await compute(work)
+        return await compute(run_id, work)
 
     @app.post("/api/runs/{run_id}/predict", summary="the frames after an uploaded clip (animated GIF)")
     async def predict(run_id: str, clip: UploadFile = File(..., description="GIF of at least frames_in frames"),
@@ -319,12 +348,12 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
             out = model.predict(x, n)
             return Response(gif_bytes(torch.cat([x[-model.frames_in:], out]), fps=4,
                                       scale=max(1, 128 // model.size[0])), media_type="image/gif")
-        return await compute(work)
+        return await compute(run_id, work)
 
     # ------------------------------------------------------------ training
 
-    @app.get("/api/runs/{run_id}/metrics", summary="the run's logged curves and alarms")
-    def metrics(run_id: str, since: int = 0):
+    @app.get("/api/runs/{run_id}/metrics", summary="the run's logged records after the first `offset`, and alarms")
+    def metrics(run_id: str, offset: int = 0):
         from ..monitor.plots import read_metrics
 
         info = info_of(run_id)
@@ -337,7 +366,8 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
                     alarms.append(json.loads(line))
                 except ValueError:
                     continue
-        return {"records": [r for r in records if r.get("step", 0) > since][-2000:], "alarms": alarms}
+        fresh = records[max(0, offset):][-5000:]
+        return {"records": finite(fresh), "next": len(records), "alarms": finite(alarms)}
 
     @app.get("/api/runs/{run_id}/sample.png", summary="the run's latest sample grid")
     def latest_sample(run_id: str):

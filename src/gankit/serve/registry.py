@@ -132,37 +132,49 @@ class Registry:
             except GankitError as err:  # e.g. a run without a checkpoint yet: skipped (the CLI says so)
                 self.skipped.append(str(err))
         self.cache_size, self.device = cache_size, device
-        self._models: "OrderedDict[str, object]" = OrderedDict()
+        self._models: "OrderedDict[str, tuple]" = OrderedDict()  # id -> (checkpoint dir, model)
         self._lock = threading.Lock()
-        self._loading: Dict[str, threading.Lock] = {}
+        self._run_locks: Dict[str, threading.RLock] = {run_id: threading.RLock() for run_id in self.runs}
 
     def info(self, run_id: str) -> RunInfo:
         if run_id not in self.runs:
             raise KeyError(run_id)
         return self.runs[run_id]
 
+    def lock(self, run_id: str) -> threading.RLock:
+        """The lock a request holds while it uses the run's model (see app.compute)."""
+        return self._run_locks[self.info(run_id).id]
+
+    def refresh(self, run_id: str) -> RunInfo:
+        """The run's info from its newest checkpoint (a run still training moves on); the old one if that fails."""
+        info = self.info(run_id)
+        try:
+            self.runs[run_id] = describe(run_id, info.path)
+        except GankitError:
+            pass
+        return self.runs[run_id]
+
     def model(self, run_id: str):
-        """The loaded model of a run (loaded once, kept while among the `cache_size` most recently used)."""
+        """The loaded model of the run's newest checkpoint: loaded once, reloaded when a newer checkpoint appears,
+        kept while among the `cache_size` most recently used. Call it holding `lock(run_id)`."""
         from ..models import load
 
         info = self.info(run_id)
+        where = resolve_checkpoint(info.path)
         with self._lock:
-            if run_id in self._models:
+            cached = self._models.get(run_id)
+            if cached is not None and cached[0] == where:
                 self._models.move_to_end(run_id)
-                return self._models[run_id]
-            loading = self._loading.setdefault(run_id, threading.Lock())
-        with loading:  # one load per run at a time; other runs load in parallel
-            with self._lock:
-                if run_id in self._models:
-                    return self._models[run_id]
-            model = load(info.path, self.device)
-            for p in model.parameters():  # inference only: no weight gradients, even under a projection
-                p.requires_grad_(False)
-            with self._lock:
-                self._models[run_id] = model
-                while len(self._models) > self.cache_size:
-                    self._models.popitem(last=False)
-            return model
+                return cached[1]
+        model = load(where, self.device)
+        for p in model.parameters():  # inference only: no weight gradients, even under a projection
+            p.requires_grad_(False)
+        with self._lock:
+            self._models[run_id] = (where, model)
+            self._models.move_to_end(run_id)
+            while len(self._models) > self.cache_size:
+                self._models.popitem(last=False)
+        return model
 
     def loaded(self) -> List[str]:
         with self._lock:
