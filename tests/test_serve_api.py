@@ -80,6 +80,7 @@ def test_every_family_is_listed_with_its_views(client):
     assert runs["t2i"]["views"] == ["text", "interpolate", "training"] and runs["srresnet"]["views"][0] == "upscale"
     assert runs["simvp"]["frames_in"] == 3 and runs["pix2pix"]["directions"]
     assert client.get("/api/runs/gan").json()["z_dim"] == 8
+    assert len(runs["points"]["modes"]) == 25 and "modes" not in runs["gan"]  # grid-gan: the 5 x 5 means
 
 
 def test_generate_is_seeded_conditional_and_truncated(client):
@@ -176,6 +177,11 @@ def test_text_translate_upscale_and_predict(client):
     assert gif.status_code == 200 and Image.open(io.BytesIO(gif.content)).n_frames == 3 + 4
     one_line(client.post("/api/runs/simvp/predict", files={"clip": ("c.png", png(rgb), "image/png")}), 400,
              "at least 3")
+    test = client.post("/api/runs/simvp/predict", data={"test_index": 1, "frames": 2})  # truth | prediction
+    movie = Image.open(io.BytesIO(test.content))
+    # (identical consecutive frames, e.g. two blank context frames, are merged by the GIF encoder)
+    assert test.status_code == 200 and 2 <= movie.n_frames <= 3 + 2 and movie.size[0] == 2 * movie.size[1]
+    one_line(client.post("/api/runs/simvp/predict", data={"frames": 2}), 400, "clip", "test_index")
     one_line(client.post("/api/runs/gan/upscale", files={"image": ("a.png", png(rgb), "image/png")}), 400,
              "no upscale view")
 

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from ..checkpoint import STATE_JSON, resolve_checkpoint
 from ..errors import GankitError
 from ..monitor.images import gif_bytes, grid_array, png_bytes, to_uint8
 from . import latent
@@ -102,6 +103,28 @@ def finite(value):
     if isinstance(value, list):
         return [finite(v) for v in value]
     return value
+
+
+def test_sequence(info, index: int, frames_in: int) -> tuple:
+    """(context, truth) of test sequence `index` of a video run's own data (moving-mnist needs its MNIST files
+    where the run's config says, e.g. data/mnist)."""
+    from ..api import video_test_data
+    from ..config import config_from_dict
+    from ..methods.base import DataSpec
+
+    meta = json.loads((resolve_checkpoint(info.path) / STATE_JSON).read_text())["meta"]
+    cfg, spec = config_from_dict(meta["config"]), DataSpec.from_dict(meta["data"])
+    try:
+        data = video_test_data(cfg, spec, "test", index + 1)
+    except GankitError as err:
+        raise RequestError(f"the run's test data is not available here ({err}): upload a GIF instead") from None
+    seen = 0
+    for batch in data.items(16):
+        if index < seen + len(batch["frames"]):
+            seq = batch["frames"][index - seen].float().cpu()
+            return seq[:frames_in], seq[frames_in:]
+        seen += len(batch["frames"])
+    raise RequestError(f"test_index {index} is beyond the run's {seen} test sequences")
 
 
 def _latent(values: Optional[List[float]], z_dim: int, name: str) -> torch.Tensor:
@@ -330,16 +353,26 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
             return png_response(model.upscale(x).clamp(-1, 1))
         return await compute(run_id, work)
 
-    @app.post("/api/runs/{run_id}/predict", summary="the frames after an uploaded clip (animated GIF)")
-    async def predict(run_id: str, clip: UploadFile = File(..., description="GIF of at least frames_in frames"),
-                      frames: int = Form(10)):
-        data = await clip.read(limits.max_upload_bytes + 1)
+    @app.post("/api/runs/{run_id}/predict", summary="the frames after a clip (animated GIF): an uploaded GIF, or "
+                                                    "test sequence `test_index` of the run's own data (truth | prediction)")
+    async def predict(run_id: str, clip: Optional[UploadFile] = File(None, description="GIF of >= frames_in frames"),
+                      test_index: Optional[int] = Form(None), frames: int = Form(10)):
+        data = await clip.read(limits.max_upload_bytes + 1) if clip is not None else None
 
         def work():
             from ..data.frames import resize_clip
 
             info, model = model_of(run_id, "predict")
             n = check_int("frames", frames, 1, limits.max_frames)
+            if data is None:
+                if test_index is None:
+                    raise RequestError("send a clip (a GIF) or a test_index")
+                context, truth = test_sequence(info, check_int("test_index", test_index, 0, limits.max_test_index),
+                                               model.frames_in)
+                out = model.predict(context, n)
+                shown = truth[:n] if len(truth) >= n else torch.cat([truth, out[len(truth):]])
+                movie = torch.cat([torch.cat([context, shown]), torch.cat([context, out])], -1)  # truth | prediction
+                return Response(gif_bytes(movie, fps=4, scale=max(1, 128 // model.size[0])), media_type="image/gif")
             x = decode_clip(data, model.channels, limits)
             if len(x) < model.frames_in:
                 raise RequestError(f"the clip has {len(x)} frame(s); this model needs at least {model.frames_in}")

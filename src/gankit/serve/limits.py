@@ -40,6 +40,7 @@ class Limits:
     max_pixels: int = 4096 * 4096  # decoded pixels of one upload (all frames of a GIF together)
     max_upscale_pixels: int = 1024 * 1024  # input pixels of an upscale request
     max_frames: int = 64  # frames of an uploaded clip or a prediction
+    max_test_index: int = 99  # a video run's test sequences the page may ask for
 
 
 def check_int(name: str, value, low: int, high: int) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ..checkpoint import STATE_JSON, resolve_checkpoint
+from ..data.toy import MIXTURES, mixture_means
 from ..errors import CheckpointError, ConfigError, GankitError
 
 # views per family, in the order the page shows them; "training" belongs to every run
@@ -82,6 +83,8 @@ def describe(run_id: str, path: Path) -> RunInfo:
             extra["scale"] = (config.get("sr") or {}).get("scale") or data.get("info", {}).get("scale")
         if family in ("gan", "conditional", "points"):
             extra["z_dim"] = config["model"]["z_dim"]
+        if family == "points" and data.get("name") in MIXTURES:
+            extra["modes"] = mixture_means(data["name"]).tolist()
         classes = list(data.get("class_names") or []) or [str(i) for i in range(int(data.get("num_classes") or 0))]
         return RunInfo(run_id, path, family, str(config.get("method", "gan")), str(data.get("name")),
                        list(data["shape"]), int(meta.get("step", 0)),

@@ -1,5 +1,7 @@
 // Generate: samples from a seed (n, truncation psi, class); clicking an image pins it. Points runs: a scatter.
 
+import { drawPoints } from "../scatter.js";
+
 export function mount(container, run, api) {
   const { el, field, num } = api;
   const points = run.family === "points";
@@ -41,7 +43,7 @@ export function mount(container, run, api) {
     const answer = await api.action(go, () => api.postJSON(api.url(run, "generate"), body));
     if (!answer) return;
     last = answer;
-    if (points) drawPoints(result, answer.points, el);
+    if (points) drawPoints(result, answer.points, el, run.modes);
     else showImages();
   }
 
@@ -60,32 +62,4 @@ export function mount(container, run, api) {
 
   api.pins.onChange((runId) => { if (runId === run.id && last && !points) showImages(); });
   generate();
-}
-
-// A scatter of 2-D points on a canvas, the axes symmetric around 0.
-function drawPoints(result, points, el) {
-  const size = 440, pad = 28;
-  const canvas = el("canvas", { class: "scatter", width: size * devicePixelRatio, height: size * devicePixelRatio });
-  canvas.style.width = canvas.style.height = `${size}px`;
-  const ctx = canvas.getContext("2d");
-  ctx.scale(devicePixelRatio, devicePixelRatio);
-  const extent = Math.max(1e-6, ...points.flat().filter(Number.isFinite).map(Math.abs)) * 1.05;
-  const at = (v) => pad + ((v + extent) / (2 * extent)) * (size - 2 * pad);
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, size, size);
-  ctx.strokeStyle = "#d8dce3";
-  ctx.beginPath();
-  ctx.moveTo(at(0), pad); ctx.lineTo(at(0), size - pad);
-  ctx.moveTo(pad, at(0)); ctx.lineTo(size - pad, at(0));
-  ctx.stroke();
-  ctx.fillStyle = "#5b6475";
-  ctx.font = "11px system-ui, sans-serif";
-  ctx.fillText(`±${extent.toPrecision(3)}`, size - pad - 40, pad - 8);
-  ctx.fillStyle = "rgba(37, 99, 235, 0.45)";
-  for (const [x, y] of points) {
-    ctx.beginPath();
-    ctx.arc(at(x), at(-y), 2, 0, 2 * Math.PI);
-    ctx.fill();
-  }
-  result.replaceChildren(canvas);
 }

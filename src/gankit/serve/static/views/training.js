@@ -1,7 +1,10 @@
 // Training: the run's logged curves (one small canvas chart per picked key), its latest sample grid and its
 // alarms; polled every 5 s while this tab and the browser tab are visible, new records fetched with ?offset=.
 
+import { drawPoints } from "../scatter.js";
+
 const POLL_MS = 5000;
+const LIVE_POINTS = 1000; // points runs: samples of the newest checkpoint, drawn over the data's modes
 const SAMPLE_SIDE = 400;
 const W = 300, H = 160, PAD = { left: 52, right: 12, top: 24, bottom: 22 };
 const COLOURS = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
@@ -21,12 +24,13 @@ export function mount(container, run, api) {
   const sample = el("img", { class: "sample-grid", alt: "the latest sample grid", hidden: true });
   const noSample = el("p", { class: "muted" }, "no sample grid yet");
   const alarms = el("ul", { class: "alarms" });
+  const scatter = el("div", { class: "live-scatter" }); // points runs (GAN Lab's view, on the real run)
 
   container.append(
     el("div", { class: "panel" },
       el("div", { class: "slider-head" }, el("h3", {}, "Curves"), status), picker, charts),
     el("div", { class: "columns" },
-      el("div", { class: "panel" }, el("h3", {}, "Latest samples"), sample, noSample),
+      el("div", { class: "panel" }, el("h3", {}, "Latest samples"), sample, noSample, scatter),
       el("div", { class: "panel" }, el("h3", {}, "Alarms"), alarms)));
 
   sample.addEventListener("load", () => { sample.hidden = false; noSample.hidden = true; sizeSample(sample); });
@@ -63,7 +67,17 @@ export function mount(container, run, api) {
       showPicker();
     }
     drawCharts();
-    sample.src = `${api.url(run, "sample.png")}?step=${lastStep}&t=${Date.now()}`;
+    if (run.family === "points") {
+      liveScatter();
+    } else {
+      sample.src = `${api.url(run, "sample.png")}?step=${lastStep}&t=${Date.now()}`;
+    }
+  }
+
+  async function liveScatter() {
+    noSample.hidden = true;
+    const answer = await api.postJSON(api.url(run, "generate"), { n: LIVE_POINTS, seed: 0 });
+    drawPoints(scatter, answer.points, el, run.modes || []);
   }
 
   function showPicker() {
