@@ -199,17 +199,19 @@ class TextConditionedGenerator(nn.Module):
     least width) -> ConvTranspose 4x4 stride 2 to `channels` at `size` -> tanh. DCGAN init.
     forward(z (N, z_dim), text_emb (N, text_dim), generator=None) -> (images (N, channels, size, size)
     in [-1, 1], kl): kl is the conditioning augmentation's KL term (a scalar; 0 with ca=False), to be
-    added to G's loss with a weight; `generator` feeds CA's noise."""
+    added to G's loss with a weight; `generator` feeds CA's noise. With `fusion` the condition also
+    modulates every BatchNorm of G (DF-GAN's deep fusion in spirit): h * (1 + gamma(c)) + beta(c), the
+    Linear layers giving gamma and beta initialised to zero, so G starts as the plain one."""
 
     def __init__(self, z_dim: int = 100, text_dim: int = 128, cond_dim: int = 128, channels: int = 1,
-                 size: int = 64, width: int = 64, ca: bool = True):
+                 size: int = 64, width: int = 64, ca: bool = True, fusion: bool = False):
         super().__init__()
         z_dim, text_dim, cond_dim = (check_int(k, v, 1) for k, v in
                                      (("z_dim", z_dim), ("text_dim", text_dim), ("cond_dim", cond_dim)))
         channels, size, width = check_int("channels", channels, 1), check_size(size), check_int("width", width, 1)
-        ca = check_bool("ca", ca)
+        ca, fusion = check_bool("ca", ca), check_bool("fusion", fusion)
         self.config = dict(z_dim=z_dim, text_dim=text_dim, cond_dim=cond_dim, channels=channels, size=size,
-                           width=width, ca=ca)
+                           width=width, ca=ca, **({"fusion": True} if fusion else {}))
         self.z_dim, self.text_dim = z_dim, text_dim
         self.condition = ConditioningAugmentation(text_dim, cond_dim) if ca else \
             nn.Sequential(nn.Linear(text_dim, cond_dim), nn.LeakyReLU(0.2))
@@ -224,6 +226,8 @@ class TextConditionedGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         init_dcgan_weights(self)
+        self.affines = nn.ModuleList(_zero_linear(cond_dim, 2 * m.num_features) for m in layers
+                                     if isinstance(m, nn.BatchNorm2d)) if fusion else None
 
     def forward(self, z: torch.Tensor, text_emb: torch.Tensor,
                 generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -233,7 +237,23 @@ class TextConditionedGenerator(nn.Module):
             c, kl = self.condition(text_emb, generator)
         else:
             c, kl = self.condition(text_emb), z.new_zeros((), dtype=torch.float32)
-        return self.model(torch.cat([z, c.to(z.dtype)], 1)), kl
+        h = torch.cat([z, c.to(z.dtype)], 1)
+        if self.affines is None:
+            return self.model(h), kl
+        affines = iter(self.affines)
+        for layer in self.model:
+            h = layer(h)
+            if isinstance(layer, nn.BatchNorm2d):
+                gamma, beta = next(affines)(c.to(h.dtype)).chunk(2, 1)
+                h = h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+        return h, kl
+
+
+def _zero_linear(in_dim: int, out_dim: int) -> nn.Linear:
+    layer = nn.Linear(in_dim, out_dim)
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
 
 
 class MatchingAwareDiscriminator(nn.Module):
