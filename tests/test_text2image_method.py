@@ -349,7 +349,7 @@ def test_captions_data_trains_and_samples_with_its_own_vocabulary(tmp_path):
 
 @pytest.mark.parametrize("extra, words", [
     (["data.name=digits"], "method=text2image needs data.name=captioned-mnist or captions"),
-    (["monitor.metrics=fid"], "does not apply to text-to-image runs"),
+    (["monitor.metrics=kid"], "metric 'kid' does not apply to text-to-image runs; choose from"),
     (["text.diffaugment=colour"], "did you mean 'color'"),
     (["train.batch_size=1"], "train.batch_size >= 2"),
     (["text.int_beta=1.5"], "text.int_beta"),
