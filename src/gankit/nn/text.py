@@ -211,7 +211,7 @@ class TextConditionedGenerator(nn.Module):
         channels, size, width = check_int("channels", channels, 1), check_size(size), check_int("width", width, 1)
         ca, fusion = check_bool("ca", ca), check_bool("fusion", fusion)
         self.config = dict(z_dim=z_dim, text_dim=text_dim, cond_dim=cond_dim, channels=channels, size=size,
-                           width=width, ca=ca, **({"fusion": True} if fusion else {}))
+                           width=width, ca=ca, fusion=fusion)
         self.z_dim, self.text_dim = z_dim, text_dim
         self.condition = ConditioningAugmentation(text_dim, cond_dim) if ca else \
             nn.Sequential(nn.Linear(text_dim, cond_dim), nn.LeakyReLU(0.2))
