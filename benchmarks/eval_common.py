@@ -180,11 +180,15 @@ def yaml_config(run: Path) -> dict:
 
 
 def read_times(path: Path) -> dict:
-    """name -> seconds from the training script's times.txt (`name rc=0 seconds=S` lines, last one wins)."""
-    out = {}
+    """name -> seconds from the training script's times.txt (`name rc=CODE seconds=S` lines): a finished run's
+    (rc=0) seconds plus those of its stopped parts just before it (rc != 0: interrupted, then resumed); of
+    several finished lines of one name the last wins."""
+    out, parts_before = {}, {}
     if path.is_file():
         for line in path.read_text().splitlines():
-            parts = dict(p.split("=") for p in line.split()[1:])
+            name, parts = line.split()[0], dict(p.split("=") for p in line.split()[1:])
             if parts.get("rc") == "0":
-                out[line.split()[0]] = float(parts["seconds"])
+                out[name] = float(parts["seconds"]) + parts_before.pop(name, 0.0)
+            else:
+                parts_before[name] = parts_before.get(name, 0.0) + float(parts["seconds"])
     return out
