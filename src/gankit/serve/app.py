@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import threading
 from pathlib import Path
 from typing import Dict, List, Literal, Optional
 
@@ -152,7 +151,6 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
                   version="1")
     app.state.registry, app.state.limits, app.state.pool = registry, limits, pool
     directions: Dict[str, tuple] = {}  # run id -> (the model they were computed for, Directions)
-    directions_lock = threading.Lock()
 
     @app.exception_handler(RequestError)
     async def _bad(_request: Request, err: RequestError):
@@ -196,11 +194,11 @@ def create_app(registry: Registry, limits: Optional[Limits] = None, pool: Option
         return await run_in_threadpool(pool.run, locked)
 
     def directions_of(run_id: str, gen) -> latent.Directions:
-        """The run's directions, computed once per loaded model (a newer checkpoint gets its own)."""
-        with directions_lock:
-            if run_id not in directions or directions[run_id][0] is not gen:
-                directions[run_id] = (gen, latent.principal_directions(gen))
-            return directions[run_id][1]
+        """The run's directions, computed once per loaded model (a newer checkpoint gets its own); called under the
+        run's lock (compute), so no other lock is needed."""
+        if run_id not in directions or directions[run_id][0] is not gen:
+            directions[run_id] = (gen, latent.principal_directions(gen))
+        return directions[run_id][1]
 
     # ------------------------------------------------------------ runs
 
