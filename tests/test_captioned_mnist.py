@@ -10,7 +10,8 @@ from gankit.api import dataset_for
 from gankit.checkpoint import flatten_state, unflatten_state
 from gankit.config import load_config
 from gankit.data import load_dataset
-from gankit.data.captioned_mnist import MAX_WORDS, VOCABULARY, caption, captioned_mnist, describe, held_out, render
+from gankit.data.captioned_mnist import (MAX_WORDS, VOCABULARY, caption, caption_key, captioned_mnist, describe,
+                                         held_out, placements, render)
 from gankit.data.tokenizer import words
 from gankit.errors import DataError
 
@@ -121,6 +122,17 @@ def test_held_out_rule_counts():
         mask = held_out(pairs, torch.tensor([[p, q]]).expand(100, 2))
         assert int(mask.sum()) == 20
         assert mask.tolist() == [(a + b) % 5 == 0 for a, b in pairs.tolist()]
+
+
+def test_a_two_digit_caption_allows_any_row_or_column_and_says_the_same_there():
+    positions = torch.tensor([[4, -1], [3, 5], [1, 7]])
+    assert placements(positions).tolist() == [[[4, -1]] * 3, [[0, 2], [3, 5], [6, 8]], [[0, 6], [1, 7], [2, 8]]]
+    choice = [0, 0, 0, 0, 0, 0]
+    assert caption([2, 7], [3, 5], 0, choice) == caption([2, 7], [6, 8], 0, choice)  # the row is not named
+    keys = caption_key(torch.tensor([[2, 7], [2, 7], [2, 7], [2, -1], [2, -1]]),
+                       torch.tensor([[3, 5], [6, 8], [0, 6], [3, -1], [4, -1]]), torch.tensor([0, 0, 1, -1, -1]))
+    assert torch.equal(keys[0], keys[1])  # same digits and relation, another row: the same caption
+    assert len({tuple(k) for k in keys[1:].tolist()}) == 4  # another relation or a named place: different
 
 
 def test_render_pastes_at_the_corners_by_maximum():

@@ -116,8 +116,9 @@ def test_the_gan_phase_logs_the_matching_aware_values_and_keeps_e_frozen(run, tm
 
 
 @pytest.mark.parametrize("extra", [(), ("loss.name=hinge", "text.spectral_norm=true", "text.finetune=true",
-                                        "text.diffaugment=translation,cutout", "text.ca=false")],
-                         ids=["default", "hinge-sn-finetune-diffaugment"])
+                                        "text.diffaugment=translation,cutout", "text.ca=false",
+                                        "text.match_weight=0.5")],
+                         ids=["default", "hinge-sn-finetune-diffaugment-match"])
 def test_resume_is_bit_exact_across_the_phase_boundary(mnist_dir, tmp_path, extra):
     """1 step, resumed to 3 (over the boundary at 2), resumed to 5 == 5 straight: weights, EMA, temperature,
     optimizers, data stream, RNG."""
@@ -130,6 +131,19 @@ def test_resume_is_bit_exact_across_the_phase_boundary(mnist_dir, tmp_path, extr
     assert_tree_equal(a.state, b.state, "state")
     assert {"G_ema", "joint", "E", "I", "G", "D"} <= set(a.weights)
     assert train_records(straight)[-1] == train_records(resumed)[-1]
+
+
+def test_the_match_loss_trains_g_through_the_frozen_image_encoder(mnist_dir, tmp_path):
+    plain, matched = (train(mnist_dir, tmp_path / name, *extra) for name, extra in
+                      (("plain", ()), ("match", ("text.match_weight=1.0",))))
+    logs = train_records(matched)
+    assert "loss_match" not in logs[1] and all(r["loss_match"] > 0 for r in logs[2:])
+    assert not any("loss_match" in r for r in train_records(plain))
+    at_2, at_4 = weights(matched, 2), weights(matched)
+    assert_tree_equal(at_2["I"], at_4["I"], "I")  # a fixed judge in phase 2
+    assert torch.equal(weights(plain, 2)["G"]["model.1.weight"], at_2["G"]["model.1.weight"])  # pre-training alike
+    assert not torch.equal(weights(plain)["G"]["model.1.weight"], at_4["G"]["model.1.weight"])  # G learns from it
+    assert load_checkpoint(matched, trainer_state=False).meta["protocol"]["match_weight"] == 1.0
 
 
 def test_hinge_spectral_norm_and_finetuning_compose(mnist_dir, tmp_path):

@@ -68,6 +68,21 @@ def test_a_digit_in_another_cell_fails(test_items):
     assert ok[one & ~middle].sum() == 0 and ok[one & middle].all()
 
 
+def test_two_digits_may_stand_in_any_row_or_column_but_in_the_captioned_order(test_items):
+    two = test_items["digits"][:, 1] >= 0
+    assert two.any()
+    real, other = test_items["image"], test_items["image"].clone()
+    first = test_items["positions"][:, 0]
+    for i in two.nonzero()[:, 0].tolist():  # move the pair to the next row (left of) or column (above)
+        left_of = int(test_items["positions"][i, 1] - first[i]) == 2
+        line = int(first[i]) // 3 if left_of else int(first[i]) % 3
+        other[i] = real[i].roll(18 if line < 2 else -36, dims=-2 if left_of else -1)  # cells 18 px apart
+    assert checks(other, test_items)[two].all()  # the caption does not name the row or column
+    swapped = test_items["digits"][two].flip(-1)
+    keep = swapped[:, 0] != swapped[:, 1]
+    assert not caption_checks(real[two], swapped, test_items["positions"][two], read_square)[keep].any()
+
+
 def test_other_sizes_are_scored_at_64(mnist_dir):
     data = captioned_mnist(dir=str(mnist_dir), split="test", n=20, size=32)
     batch = next(iter(data.items(20)))

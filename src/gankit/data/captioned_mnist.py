@@ -112,6 +112,23 @@ class Pool(NamedTuple):
     count: torch.Tensor
 
 
+def placements(positions: torch.Tensor) -> torch.Tensor:
+    """(..., 3, 2): every placement a caption allows for items at grid positions (..., 2) (-1 absent). A one-digit
+    caption names its place (that placement, thrice); a two-digit caption names only the relation, so any row
+    ("left of") or any column ("above") will do. Placement 0 is the canonical one (top row, left column)."""
+    k = torch.arange(3)
+    rows, cols = torch.stack((3 * k, 3 * k + 2), -1), torch.stack((k, k + 6), -1)  # (3, 2) each
+    p, q = positions[..., :1, None], positions[..., 1:, None]  # (..., 1, 1)
+    same = positions.unsqueeze(-2).expand(*positions.shape[:-1], 3, 2)
+    return torch.where(q < 0, same, torch.where(q - p == 6, cols, rows))
+
+
+def caption_key(digits: torch.Tensor, positions: torch.Tensor, relation: torch.Tensor) -> torch.Tensor:
+    """(N, 5) rows that are equal exactly when two items' captions say the same thing: digits, relation and the
+    canonical placement (a two-digit caption does not name the row or column)."""
+    return torch.cat([digits, placements(positions)[:, 0], relation[:, None]], 1)
+
+
 def grid_corners(positions: torch.Tensor) -> torch.Tensor:
     """(..., 2) top-left corners (row, col) in px, without jitter, of grid positions (...) 0..8 (-1 reads as 0)."""
     p = positions.clamp(min=0)

@@ -24,6 +24,7 @@ from torch import nn
 from .. import losses
 from ..augment import diff_augment, parse_policy
 from ..config import _opt, register_section
+from ..data.captioned_mnist import caption_key
 from ..ema import EMA
 from ..errors import ConfigError, DataError
 from ..monitor.images import save_grid
@@ -60,6 +61,9 @@ class TextConfig:
     spectral_norm: bool = _opt(False, help="D: spectral normalisation (then no BatchNorm)")
     projection: bool = _opt(False, help="D: add the projection term <W e, pooled features> (Miyato & Koyama)")
     diffaugment: str = _opt("", help="DiffAugment policy for D's images, real and fake (e.g. translation,cutout)")
+    match_weight: float = _opt(0.0, min=0.0, help="G: weight of a caption-image InfoNCE loss on G's images through "
+                                                  "the pre-trained image encoder I, frozen after phase 1 (AttnGAN's "
+                                                  "DAMSM, XMC-GAN in spirit; 0: off)")
     ema: float = _opt(0.999, min=0.0, max=1.0, help="EMA decay of G's weights (0: off); samples use the EMA")
     ema_bn_batches: int = _opt(8, min=1, help="batches that give the EMA generator its own BatchNorm statistics")
 
@@ -69,14 +73,14 @@ register_section("text", TextConfig, methods=("text2image",))
 
 def mismatched(batch: Dict[str, torch.Tensor]) -> torch.Tensor:
     """For each item the index of another item whose caption does not describe it: the next item (a roll by
-    one), or where the batch says what its captions describe (captioned-mnist's digits, positions, relation)
-    the first following item with another layout (the next one when every item has the same layout)."""
+    one), or where the batch says what its captions describe (captioned-mnist's `caption_key`) the first
+    following item whose caption says something else (the next one when every caption says the same)."""
     n = batch["tokens"].shape[0]
     ar = torch.arange(n, device=batch["tokens"].device)
     idx = (ar[:, None] + ar[1:]) % n  # (n, n - 1): the other items in roll order
     if not all(k in batch for k in LAYOUT_KEYS):
         return idx[:, 0]
-    key = torch.cat([batch["digits"], batch["positions"], batch["relation"][:, None]], 1)
+    key = caption_key(batch["digits"], batch["positions"], batch["relation"])
     differs = (key[idx] != key[:, None]).any(-1)
     return idx.gather(1, differs.int().argmax(1, keepdim=True))[:, 0]  # argmax: the first True (else 0)
 
@@ -126,6 +130,7 @@ class GanIntCls(ConditionalMethod):
         o = self.opts
         return {"loss": self.loss_name, "pretrain_steps": o.pretrain_steps, "finetune": o.finetune,
                 "int_beta": o.int_beta, "ca_kl": o.ca_kl if o.ca else 0.0, "diffaugment": ",".join(self.policy),
+                "match_weight": o.match_weight,
                 "mismatch": "roll by one, skipping items of the same layout where the data says it"}
 
     def attach(self, data) -> None:
@@ -196,11 +201,21 @@ class GanIntCls(ConditionalMethod):
             if o.int_beta > 0:
                 adv = adv + losses.g_loss(self.loss_name, self.judge(self.trained("D"), images[n:], e_in[n:]))
             loss_g = adv + o.ca_kl * kl  # kl is 0 without CA
+            if o.match_weight > 0:
+                match = self.match_loss(fake, e_g)
+                loss_g = loss_g + o.match_weight * match
+                logs["loss_match"] = match.detach()
         logs.update(loss_g=loss_g.detach(), loss_g_gan=adv.detach(), kl=kl.detach(),
                     grad_norm_g=self.update("G", loss_g, [self.G]))
         if self.ema is not None:
             self.ema.update(self.G, step)
         return logs
+
+    def match_loss(self, fake: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """InfoNCE between the captions' embeddings and the frozen image encoder's view of G's images."""
+        if next(self.I.parameters()).requires_grad:
+            self.I.requires_grad_(False)  # phase 2: I is a fixed judge of caption-image agreement
+        return contrastive_loss(e, self.I(fake), self.joint.temperature.detach())
 
     # ------------------------------------------------------------------ sampling, previews, state
 

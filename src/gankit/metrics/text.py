@@ -1,12 +1,14 @@
 """Text-to-image metrics, each on the seen and the held-out compositions of captioned-mnist (and overall):
 
 - ``caption_acc`` (captioned-mnist): the fraction of generated images that show what their caption asks for.
-  An image passes when, for every digit of the caption, the classifier (`gankit classifier train`) reads that
-  digit in the 28 x 28 cell of its named position (the grid corner without jitter), the cell holds at least
-  `MIN_INK` of ink, and the caption's cells (each widened by the data's 2-px jitter) hold at least `MIN_INSIDE`
-  of all the ink in the image (no stray digit elsewhere). Real test images pass at the classifier's accuracy.
+  An image passes when, at some placement the caption allows (a one-digit caption names the place; a
+  two-digit one only the relation, so any row for "left of" and any column for "above"), for every digit of
+  the caption the classifier (`gankit classifier train`) reads that digit in its 28 x 28 cell (the grid corner
+  without jitter), the cell holds at least `MIN_INK` of ink, and the caption's cells (each widened by the data's
+  2-px jitter) hold at least `MIN_INSIDE` of all the ink in the image (no stray digit elsewhere). Real test
+  images pass at the classifier's accuracy.
 - ``r_precision``: whether the image is closer to its caption than to 99 random mismatched captions of the
-  evaluation set (other layouts; AttnGAN's protocol, R = 1), in the embedding of a text model trained
+  evaluation set (captions that say something else; AttnGAN's protocol, R = 1), in the embedding of a text model trained
   separately from the generator (`gankit classifier text`, `gankit.metrics.text_model`).
 - ``fid``: Inception FID of the generated images against the real images of the same captions.
 
@@ -47,13 +49,27 @@ def parse_text_names(setting: Optional[str], data_name: str, default_fid: bool =
 # --------------------------------------------------------------------------- caption accuracy
 
 def caption_checks(images: Tensor, digits: Tensor, positions: Tensor, classify: Callable[[Tensor], Tensor]) -> Tensor:
-    """bool (N,): whether each image (N, 1, S, S) in [-1, 1] shows its caption's digits (N, 2) at its positions
-    (N, 2) (-1 absent), by the rule of the module docstring; `classify` maps uint8 (M, 1, 28, 28) to logits."""
+    """bool (N,): whether each image (N, 1, S, S) in [-1, 1] shows its caption's digits (N, 2) (-1 absent) at a
+    placement the caption allows (`placements` of the layout's positions (N, 2)), by the rule of the module
+    docstring; `classify` maps uint8 (M, 1, 28, 28) to logits."""
     from ..data.base import resize_images
-    from ..data.captioned_mnist import CANVAS, DIGIT, JITTER, grid_corners
+    from ..data.captioned_mnist import CANVAS, placements
 
     x = images.float().cpu()
     x = x if x.shape[-1] == CANVAS else resize_images(x, CANVAS)
+    allowed = placements(positions)
+    ok = torch.zeros(len(x), dtype=torch.bool)
+    for j in range(allowed.shape[1]):
+        todo = ~ok & ((j == 0) | (allowed[:, j] != allowed[:, 0]).any(1))  # each distinct placement once
+        if todo.any():
+            ok[todo] = _shows(x[todo], digits[todo], allowed[todo, j], classify)
+    return ok
+
+
+def _shows(x: Tensor, digits: Tensor, positions: Tensor, classify: Callable[[Tensor], Tensor]) -> Tensor:
+    """bool (N,): whether each image (N, 1, 64, 64) shows `digits` (N, 2) at exactly `positions` (N, 2)."""
+    from ..data.captioned_mnist import CANVAS, DIGIT, JITTER, grid_corners
+
     ink = ((x[:, 0] + 1) / 2).clamp(0, 1)  # (N, 64, 64)
     n = len(ink)
     corners = grid_corners(positions)  # (N, 2, 2)
@@ -96,11 +112,15 @@ class TextNets:
         self.real_fid: Optional[Tensor] = None  # Inception features of the real images, kept between evaluations
 
 
-def _subsets(held: Optional[Tensor]) -> Dict[str, Optional[Tensor]]:
-    """{"value": None (every item), "seen": mask, "held_out": mask} (only "value" without held-out flags)."""
-    if held is None:
-        return {"value": None}
-    return {"value": None, "seen": ~held, "held_out": held}
+def _subsets(held: Optional[Tensor], two: Optional[Tensor]) -> Dict[str, Optional[Tensor]]:
+    """{"value": None (every item), "seen": mask, "held_out": mask, "one_digit": mask, "two_digits": mask}, the
+    masks only where the data flags held-out compositions / says how many digits each item has."""
+    out: Dict[str, Optional[Tensor]] = {"value": None}
+    if held is not None:
+        out.update(seen=~held, held_out=held)
+    if two is not None:
+        out.update(one_digit=~two, two_digits=two)
+    return out
 
 
 def _mean(hits: Tensor, mask: Optional[Tensor]) -> Optional[float]:
@@ -112,7 +132,8 @@ def text_results(generate: Callable[[Dict[str, object], Tensor], Tensor], data, 
                  *, z_dim: int, limit: Optional[int] = None, seed: int = 0, batch_size: int = 100,
                  protocol: Optional[dict] = None, log: Optional[Callable[[str], None]] = None) -> List[MetricResult]:
     """Score `generate` on `data.items()` (the first `limit` items): one MetricResult per metric, with values for
-    every item ("value") and, where the data flags held-out compositions, "seen" and "held_out"."""
+    every item ("value") and, where the data says so, "seen" and "held_out" compositions and "one_digit" and
+    "two_digits" captions."""
     from .frechet import feature_stats, frechet_distance
     from .text_model import layout_keys, r_precision_hits
 
@@ -120,7 +141,7 @@ def text_results(generate: Callable[[Dict[str, object], Tensor], Tensor], data, 
     if total < 2:
         raise ConfigError(f"text metrics need at least 2 items, got {total}: raise --n / monitor.eval_n")
     z_all = torch.randn(total, z_dim, generator=torch.Generator().manual_seed(seed))
-    batches, acc = [], {"ok": [], "fake_emb": [], "fake_fid": [], "real_fid": [], "held": []}
+    batches, acc = [], {"ok": [], "fake_emb": [], "fake_fid": [], "real_fid": [], "held": [], "two": []}
     seen = 0
     for batch in data.items(batch_size):
         take = min(len(batch["text"]), total - seen)
@@ -132,6 +153,8 @@ def text_results(generate: Callable[[Dict[str, object], Tensor], Tensor], data, 
         batches.append(batch)
         if "held_out" in batch:
             acc["held"].append(batch["held_out"].cpu())
+        if "digits" in batch:
+            acc["two"].append(batch["digits"][:, 1].cpu() >= 0)
         if nets.classifier is not None and "caption_acc" in names:
             acc["ok"].append(caption_checks(fake, batch["digits"].cpu(), batch["positions"].cpu(),
                                             lambda u: nets.classifier.extract(u)["logits"]))
@@ -145,6 +168,7 @@ def text_results(generate: Callable[[Dict[str, object], Tensor], Tensor], data, 
             log(f"{seen}/{total} captions")
     texts = [t for b in batches for t in b["text"]]
     held = torch.cat(acc["held"]) if acc["held"] else None
+    two = torch.cat(acc["two"]) if acc["two"] else None
     if nets.inception is not None and "fid" in names and nets.real_fid is None:
         nets.real_fid = torch.cat(acc["real_fid"])
     base = {**(protocol or {}), "n": seen, "seed": seed}
@@ -156,19 +180,20 @@ def text_results(generate: Callable[[Dict[str, object], Tensor], Tensor], data, 
         if name == "caption_acc":
             hits = torch.cat(acc["ok"])
             proto = {"definition": f"classifier reads each digit in its 28x28 cell, cell ink >= {MIN_INK:g}, "
-                                   f">= {MIN_INSIDE:.0%} of the ink in the caption's cells (+-2 px)",
+                                   f">= {MIN_INSIDE:.0%} of the ink in the caption's cells (+-2 px), at any placement the "
+                                   "caption allows (two digits: any row or column)",
                      "classifier": nets.classifier.protocol["logits"],
                      "weights_sha256": nets.classifier.protocol["weights_sha256"]}
         elif name == "r_precision":
             hits = r_precision_hits(torch.cat(acc["fake_emb"]), nets.matcher.embed_text(texts),
                                     layout_keys(batches, texts), seed=seed)
-            proto = {"definition": "true caption ranked first among it + 99 mismatched captions (other layouts), "
+            proto = {"definition": "true caption ranked first among it + 99 mismatched captions (saying something else), "
                                    "cosine", **{k: v for k, v in nets.matcher.protocol.items() if k != "weights"}}
         else:
             hits = None
             fake, real = torch.cat(acc["fake_fid"]), nets.real_fid[:seen]
             proto = {k: v for k, v in nets.inception.protocol.items() if k != "weights"}
-        for key, mask in _subsets(held).items():
+        for key, mask in _subsets(held, two).items():
             if hits is not None:
                 values[key] = _mean(hits, mask)
             else:

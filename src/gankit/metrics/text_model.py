@@ -141,11 +141,13 @@ R_CANDIDATES = 100  # the true caption and 99 mismatched ones (Xu et al. 2018, A
 
 
 def layout_keys(batches: List[Dict[str, object]], texts: List[str]) -> Tensor:
-    """An int id per item: items with the same id say the same thing (captioned-mnist: the same digits,
-    positions and relation; else the same caption text), so neither is the other's mismatched caption."""
+    """An int id per item: items with the same id say the same thing (captioned-mnist: the same digits, relation
+    and placement as far as the caption names it; else the same caption text), so neither is the other's
+    mismatched caption."""
+    from ..data.captioned_mnist import caption_key
+
     if batches and all(k in batches[0] for k in ("digits", "positions", "relation")):
-        rows = torch.cat([torch.cat([b["digits"], b["positions"], b["relation"][:, None]], 1).cpu()
-                          for b in batches])
+        rows = torch.cat([caption_key(b["digits"], b["positions"], b["relation"]).cpu() for b in batches])
         return torch.unique(rows, dim=0, return_inverse=True)[1]
     ids: Dict[str, int] = {}
     return torch.tensor([ids.setdefault(t, len(ids)) for t in texts])
