@@ -45,6 +45,7 @@ def main() -> int:
     p.add_argument("--labels-per-class", default="10,100,1000")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--gan-steps", type=int, default=2000)
+    p.add_argument("--gan-augment", default="translation,cutout", help="DiffAugment policy of the GAN's D")
     p.add_argument("--gan-set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--classifier-steps", type=int, help="per arm (default: the protocol's, 500..4000)")
     p.add_argument("--reference-steps", type=int, help="GAN-test's classifier (default: the protocol's)")
@@ -54,6 +55,7 @@ def main() -> int:
     timer, out = Timer(), Path(args.out)
     settings = Settings(data="mnist", data_dir=args.data_dir, test_dir=None,
                         labels=parse_labels(args.labels_per_class), seeds=args.seeds, gan_steps=args.gan_steps,
+                        gan_augment=args.gan_augment,
                         gan_overrides=list(args.gan_set), classifier_steps=args.classifier_steps,
                         reference_steps=args.reference_steps)
     report = run_protocol(out, settings, device=args.device, log=log)

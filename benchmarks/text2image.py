@@ -123,13 +123,14 @@ def _pct(values: dict, key: str) -> str:
 
 
 def report(table: dict, facts: dict, lines: list, data, timer, nets) -> str:
-    head = ("| row | caption acc. seen | caption acc. held-out | R-precision seen | R-precision held-out | "
-            "FID (all) | FID held-out |\n|---|---|---|---|---|---|---|\n")
+    head = ("| row | caption acc. seen | caption acc. held-out | one digit | two digits | R-precision seen | "
+            "R-precision held-out | FID (all) | FID held-out |\n|---|---|---|---|---|---|---|---|---|\n")
     body = ""
     for name, r in table.items():
         fid = r.get("fid", {})
         cell = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
         body += (f"| {name} | {_pct(r['caption_acc'], 'seen')} | {_pct(r['caption_acc'], 'held_out')} | "
+                 f"{_pct(r['caption_acc'], 'one_digit')} | {_pct(r['caption_acc'], 'two_digits')} | "
                  f"{_pct(r['r_precision'], 'seen')} | {_pct(r['r_precision'], 'held_out')} | "
                  f"{cell(fid.get('value'))} | {cell(fid.get('held_out'))} |\n")
     pub = "".join(f"| {m} | {a} | {b} |\n" for m, (a, b) in PUBLISHED.items())
@@ -147,8 +148,10 @@ Published figures for scale (CUB-200 birds: other data, other captions, GPU trai
   caption, noise from seed 0.
 - Caption accuracy: the digit classifier (`gankit classifier train`) reads each digit of the caption in the
   28x28 cell of its position, the cell holds >= {MIN_INK:g} of ink, and >= {MIN_INSIDE:.0%} of the image's ink lies
-  in the caption's cells (+-2 px).
-- R-precision: the caption among 99 mismatched captions of other layouts, by
+  in the caption's cells (+-2 px). A two-digit caption names only the relation ("a 3 to the left of a 5"), so
+  its digits may stand in any row (left of) or column (above). One / two digits: the captions of each kind
+  (seen and held-out together).
+- R-precision: the caption among 99 mismatched captions that say something else, by
   {nets.matcher.protocol['model']}.
 - FID: Inception 2015-12-05 features of the generated images against the real images of the same captions.
 

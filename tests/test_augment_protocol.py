@@ -3,6 +3,7 @@ on a tiny class folder made from the embedded 8x8 digits."""
 import json
 
 import pytest
+import yaml
 import torch
 
 from gankit.augmentation.arms import ARMS, ArmDiverged, arm_data, classic_augment, train_classifier
@@ -96,7 +97,9 @@ def test_the_protocol_runs_every_arm_and_writes_a_report(finished, folder):
     for seed in (0, 1):
         subset = out / "subsets" / f"l2-s{seed}"
         assert sorted(len(list(d.glob("*.png"))) for d in subset.iterdir()) == [2, 2, 2]
-        assert str(subset) in (out / "gans" / f"l2-s{seed}" / "config.yaml").read_text()
+        gan_config = yaml.safe_load((out / "gans" / f"l2-s{seed}" / "config.yaml").read_text())
+        assert gan_config["data"]["dir"] == str(subset)
+        assert gan_config["gan"]["augment"] == "translation,cutout"  # the subset is small: DiffAugment by default
         assert json.loads((out / "gans" / f"l2-s{seed}" / "done").read_text())["seconds"] > 0
         synth = out / "synth" / f"l2-s{seed}"
         assert sorted(len(list(d.glob("*.png"))) for d in synth.iterdir() if d.is_dir()) == [8, 8, 8]

@@ -22,7 +22,8 @@ def _cmd_augment(args) -> int:
     check_writable(Path(args.out), folder=True)
     settings = Settings(data=args.data, data_dir=args.data_dir, test_dir=args.test_dir,
                         labels=parse_labels(args.labels_per_class), seeds=args.seeds, gan_preset=args.gan_preset,
-                        gan_steps=args.gan_steps, gan_overrides=list(args.gan_set or []),
+                        gan_steps=args.gan_steps, gan_augment=args.gan_augment,
+                        gan_overrides=list(args.gan_set or []),
                         classifier_steps=args.classifier_steps, reference_steps=args.reference_steps)
     report = run_protocol(args.out, settings, device=select_device(args.device, "--device"),
                           log=None if args.quiet else lambda m: print(f"gankit augment: {m}", file=sys.stderr,
@@ -50,6 +51,9 @@ def add_command(sub) -> None:
     a.add_argument("--gan-preset", default="mnist-cgan", help="conditional GAN preset (data and conditioning are "
                                                                "set by the protocol; default mnist-cgan)")
     a.add_argument("--gan-steps", type=int, default=2000, help="GAN training steps per subset (default 2000)")
+    a.add_argument("--gan-augment", default="translation,cutout", metavar="POLICY",
+                   help="DiffAugment policy of the GAN's discriminator, which sees only the labelled subset "
+                        "(default translation,cutout; '' for none)")
     a.add_argument("--gan-set", action="append", metavar="KEY=VALUE",
                    help="a config override for the GAN (repeatable), e.g. --gan-set model.g.width=32")
     a.add_argument("--classifier-steps", type=int, help="classifier steps per arm (default: 30 epochs of the "

@@ -39,6 +39,7 @@ class Settings:
     seeds: int
     gan_preset: str = "mnist-cgan"
     gan_steps: int = 2000
+    gan_augment: str = "translation,cutout"  # DiffAugment for the GAN's D: it sees only the small subset
     gan_overrides: List[str] = field(default_factory=list)  # KEY=VALUE for the GAN's config, after the protocol's
     classifier_steps: Optional[int] = None  # None: classifier_steps(n_real) per level
     reference_steps: Optional[int] = None  # GAN-test's classifier; None: 30 epochs of all real images, 500..6000
@@ -125,7 +126,8 @@ class Protocol:
             cfg = load_config(preset=self.s.gan_preset, overrides=[
                 "data.name=folder", f"data.dir={folder}", f"data.size={h}", f"data.channels={c}",
                 "model.conditional=true", f"run.dir={run}", f"seed={seed}", f"train.steps={self.s.gan_steps}",
-                f"train.batch_size={min(64, n)}", "train.progress=none", "train.tensorboard=false",
+                f"train.batch_size={min(64, n)}", f"gan.augment={self.s.gan_augment}", "train.progress=none",
+                "train.tensorboard=false",
                 f"train.device={self.device}", *self.s.gan_overrides])
             api.train(cfg)
         _write_json(run / "done", {"seconds": round(time.time() - start, 1)})  # this call's share of the training

@@ -101,7 +101,7 @@ def write_report(protocol, rows: List[dict]) -> Path:
     text = f"""# Does synthetic data help? {s.data} with {', '.join(map(str, s.labels))} labelled images per class
 
 Each level and seed draws its own labelled subset (stratified, seeded). A conditional GAN (`{s.gan_preset}`,
-{s.gan_steps} steps) trains on that subset only, and {describe(data.shape)} trains in every arm with the same
+{s.gan_steps} steps, DiffAugment `{s.gan_augment or 'off'}`) trains on that subset only, and {describe(data.shape)} trains in every arm with the same
 budget; all arms are scored on the untouched test split ({len(data.test_x)} images: {data.info.get('test')}).
 Numbers are the mean over {s.seeds} seeds with a Student-t 95 % interval; "gain" is the arm's accuracy minus
 real only's on the same subset (paired), and its verdict says whether that interval excludes 0.
