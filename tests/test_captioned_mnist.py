@@ -10,8 +10,8 @@ from gankit.api import dataset_for
 from gankit.checkpoint import flatten_state, unflatten_state
 from gankit.config import load_config
 from gankit.data import load_dataset
-from gankit.data.captioned_mnist import (MAX_WORDS, VOCABULARY, caption, caption_key, captioned_mnist, describe,
-                                         held_out, placements, render)
+from gankit.data.captioned_mnist import (MAX_WORDS, VOCABULARY, Layout, caption, caption_key, captioned_mnist, captions,
+                                         contrast, describe, held_out, placements, render)
 from gankit.data.tokenizer import words
 from gankit.errors import DataError
 
@@ -135,6 +135,27 @@ def test_a_two_digit_caption_allows_any_row_or_column_and_says_the_same_there():
     assert len({tuple(k) for k in keys[1:].tolist()}) == 4  # another relation or a named place: different
 
 
+def test_contrast_captions_swap_the_digits_or_move_a_lone_one_and_stay_seen():
+    digits = torch.tensor([[7, 4], [6, 6], [3, -1], [0, -1]])
+    positions = torch.tensor([[0, 2], [1, 7], [4, -1], [8, -1]])
+    choice = torch.tensor([[0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 2, 0], [0, 0, 0, 0, 0, 0]])
+    layout = Layout(torch.zeros(4, 2, dtype=torch.long), digits, positions, torch.zeros(4, 2, 2, dtype=torch.long),
+                    torch.tensor([0, 1, -1, -1]), choice)
+    hard = contrast(layout)
+    assert captions(layout)[0] == "a seven to the left of a 4" and captions(hard)[0] == "a four to the left of a 7"
+    assert hard.digits[1, 0] == 6 and hard.digits[1, 1] not in (6, 4, 9)  # 6 + 4, 6 + 9: held-out pairs
+    assert hard.positions[2, 0] not in (4, 3) and hard.positions[3, 0] not in (8, 0)  # moved, never to d % 9
+    assert torch.equal(hard.positions[:2], positions[:2]) and torch.equal(hard.digits[2:], digits[2:])
+    every = torch.tensor([[a, b] for a in range(10) for b in range(10) if (a + b) % 5] + [[d, -1] for d in range(10)])
+    n = len(every)
+    rows = Layout(torch.zeros(n, 2, dtype=torch.long), every, torch.tensor([[0, 2]] * (n - 10) + [[5, -1]] * 10),
+                  torch.zeros(n, 2, 2, dtype=torch.long), torch.tensor([0] * (n - 10) + [-1] * 10),
+                  torch.randint(1 << 30, (n, 6), generator=torch.Generator().manual_seed(0)))
+    moved = contrast(rows)
+    assert not held_out(moved.digits, moved.positions).any()
+    assert all(a != b for a, b in zip(captions(rows), captions(moved)))
+
+
 def test_render_pastes_at_the_corners_by_maximum():
     images = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8))
     out = render(images, torch.tensor([[0, 2], [1, -1]]), torch.tensor([[[3, 5], [10, 20]], [[36, 0], [0, 0]]]))
@@ -164,7 +185,8 @@ def test_batches_contract(mnist_dir):
     assert data.info["held_out"] and data.info["files"][0].endswith("train-images-idx3-ubyte")
     b = data.to("cpu").batches(16, seed=0).next()
     want = {"image": ((16, 1, 64, 64), torch.float32), "tokens": ((16, MAX_WORDS), torch.int64),
-            "length": ((16,), torch.int64), "digits": ((16, 2), torch.int64), "positions": ((16, 2), torch.int64),
+            "length": ((16,), torch.int64), "hard_tokens": ((16, MAX_WORDS), torch.int64),
+            "hard_length": ((16,), torch.int64), "digits": ((16, 2), torch.int64), "positions": ((16, 2), torch.int64),
             "relation": ((16,), torch.int64), "held_out": ((16,), torch.bool)}
     assert {k: (tuple(v.shape), v.dtype) for k, v in b.items()} == want
     assert b["image"].min() == -1 and b["image"].max() <= 1

@@ -117,7 +117,7 @@ def test_the_gan_phase_logs_the_matching_aware_values_and_keeps_e_frozen(run, tm
 
 @pytest.mark.parametrize("extra", [(), ("loss.name=hinge", "text.spectral_norm=true", "text.finetune=true",
                                         "text.diffaugment=translation,cutout", "text.ca=false",
-                                        "text.match_weight=0.5")],
+                                        "text.match_weight=0.5", "text.hard_negatives=true")],
                          ids=["default", "hinge-sn-finetune-diffaugment-match"])
 def test_resume_is_bit_exact_across_the_phase_boundary(mnist_dir, tmp_path, extra):
     """1 step, resumed to 3 (over the boundary at 2), resumed to 5 == 5 straight: weights, EMA, temperature,
@@ -224,6 +224,27 @@ def test_the_train_step_shows_d_real_images_with_other_items_captions(mnist_dir)
     assert torch.equal(e_f, e_r) and torch.equal(x_g, x_f) and torch.equal(e_g, e_r)
     assert x_i.shape == x_g.shape and not torch.equal(x_i, x_g)
     assert torch.allclose(e_int, 0.5 * (e_r + e_r[wrong]))  # GAN-INT: halfway to another caption
+
+
+def test_hard_negatives_reach_d_on_every_other_item_and_the_match_loss(mnist_dir):
+    torch.manual_seed(0)
+    method, d = tiny_method("text.hard_negatives=true", "text.match_weight=1.0"), Recorder()
+    method.networks["D"] = method.D = d
+    batch = captioned_mnist(dir=str(mnist_dir), size=SIZE).batches(8, seed=0).next()
+    seen = []
+    method.match_loss = lambda fake, e, e_hard: seen.append(e_hard) or fake.sum() * 0
+    logs = method.train_step(_Once(batch), step=2)
+    (_, e_r), (_, e_w) = d.calls[:2]
+    with torch.no_grad():
+        e_hard = method.E(batch["hard_tokens"], batch["hard_length"])
+    wrong = mismatched(batch)
+    assert torch.equal(e_w[0::2], e_hard[0::2]) and torch.equal(e_w[1::2], e_r[wrong][1::2])
+    assert torch.equal(seen[0], e_hard) and "loss_match" in logs
+    assert method.protocol["hard_negatives"] is True
+    plain = captioned_mnist(dir=str(mnist_dir), size=SIZE)  # data without contrast captions
+    plain.items = lambda n: iter([{"tokens": batch["tokens"], "length": batch["length"]}])
+    with pytest.raises(ConfigError, match="text.hard_negatives needs contrast captions"):
+        method.attach(plain)
 
 
 class _Once:

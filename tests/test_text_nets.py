@@ -102,6 +102,9 @@ def test_contrastive_loss_by_hand():
     assert contrastive_loss(3 * t, 0.1 * i, torch.tensor(0.5)).item() == pytest.approx(expected, abs=1e-6)
     one_line_error("temperature=0.0 is invalid", contrastive_loss, t, i, 0.0)
     one_line_error("paired embeddings of equal shape", contrastive_loss, t, i[:1], 0.1)
+    hard = torch.tensor([[0.0, 1.0], [1.0, 0.0]])  # image 0's extra wrong caption: cosine 0; image 1's: 0
+    with_hard = (math.log(1 + math.exp(s - 2) + math.exp(-2)) + math.log(1 + math.exp(-s) + math.exp(-s))) / 2
+    assert contrastive_loss(t, i, 0.5, hard).item() == pytest.approx((text_to_image + with_hard) / 2, abs=1e-6)
 
 
 def test_contrastive_loss_prefers_matched_pairs():

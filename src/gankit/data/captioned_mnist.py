@@ -204,6 +204,30 @@ def describe(digits, positions, relation) -> List[str]:
                            torch.as_tensor(relation), zero))
 
 
+def _pick(allowed: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """The (k mod count)-th allowed column of each row of a bool (N, M) mask with at least one True per row."""
+    k = k % allowed.sum(1)
+    return ((allowed.cumsum(1) - 1 == k[:, None]) & allowed).int().argmax(1)
+
+
+def contrast(layout: Layout) -> Layout:
+    """A hard negative of each item, worded like its caption (NegCLIP's swaps, Yuksekgonul et al. 2023): two
+    digits exchanged (or, when both are the same, the second replaced), a lone digit moved to another place.
+    Chosen from the item's caption choices (no RNG) and always a seen layout, so no held-out composition is
+    ever named in training."""
+    d, pos, choice = layout.digits.clone(), layout.positions.clone(), layout.choice
+    a, b = d[:, 0], d[:, 1]
+    two, same = b >= 0, a == b
+    d[two & ~same] = d[two & ~same].flip(-1)
+    digit = torch.arange(10)
+    other = (digit != b[:, None]) & ((a[:, None] + digit) % 5 != 0)  # seen pairs have (a + b) % 5 != 0
+    d[:, 1] = torch.where(two & same, _pick(other, choice[:, 3]), d[:, 1])
+    place = torch.arange(9)
+    elsewhere = (place != pos[:, :1]) & (place != (a % 9)[:, None])  # digit a is never shown at a % 9
+    pos[:, 0] = torch.where(two, pos[:, 0], _pick(elsewhere, choice[:, 4]))
+    return layout._replace(digits=d, positions=pos)
+
+
 def _skeletons() -> Iterator[str]:
     """Every template filled with every phrase (the digit always "8", as "an 8")."""
     for noun in NOUNS:
@@ -275,7 +299,9 @@ class CaptionedMNISTData:
         x = to_float(render(self.pool.images, layout.index, layout.corner))
         x = x if self.size == CANVAS else resize_images(x, self.size)
         tokens, length = self.vocab.encode_batch(captions(layout), width=self.max_words)
-        out = {"image": x, "tokens": tokens, "length": length, "digits": layout.digits,
+        hard_tokens, hard_length = self.vocab.encode_batch(captions(contrast(layout)), width=self.max_words)
+        out = {"image": x, "tokens": tokens, "length": length, "hard_tokens": hard_tokens, "hard_length": hard_length,
+               "digits": layout.digits,
                "positions": layout.positions, "relation": layout.relation,
                "held_out": held_out(layout.digits, layout.positions)}
         return {k: v.to(self.target, non_blocking=True) for k, v in out.items()}
@@ -313,8 +339,9 @@ class CaptionedMNISTBatches:
 
     def next(self) -> Dict[str, torch.Tensor]:
         """{"image": float32 (B, 1, S, S) in [-1, 1], "tokens": int64 (B, MAX_WORDS) right-padded with 0,
-        "length": int64 (B,), "digits", "positions": int64 (B, 2) (-1 absent), "relation": int64 (B,) (-1 one
-        digit, 0 left of, 1 above), "held_out": bool (B,)} with B = batch_size / world."""
+        "length": int64 (B,), "hard_tokens", "hard_length": the same of each item's `contrast` caption,
+        "digits", "positions": int64 (B, 2) (-1 absent), "relation": int64 (B,) (-1 one digit, 0 left of,
+        1 above), "held_out": bool (B,)} with B = batch_size / world."""
         if self.data.stored is None:
             b = self.batch_size
             two = torch.rand(b, generator=self.generator) < (0.5 if self.data.digits == 2 else 0.0)

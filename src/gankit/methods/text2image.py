@@ -61,6 +61,10 @@ class TextConfig:
     spectral_norm: bool = _opt(False, help="D: spectral normalisation (then no BatchNorm)")
     projection: bool = _opt(False, help="D: add the projection term <W e, pooled features> (Miyato & Koyama)")
     diffaugment: str = _opt("", help="DiffAugment policy for D's images, real and fake (e.g. translation,cutout)")
+    hard_negatives: bool = _opt(False, help="the data's contrast captions (captioned-mnist: the two digits "
+                                            "swapped, a lone digit moved) as extra wrong captions: in pre-training, "
+                                            "for half of D's mismatched pairs and in the match loss (NegCLIP's hard "
+                                            "negatives, Yuksekgonul et al. 2023)")
     match_weight: float = _opt(0.0, min=0.0, help="G: weight of a caption-image InfoNCE loss on G's images through "
                                                   "the pre-trained image encoder I, frozen after phase 1 (AttnGAN's "
                                                   "DAMSM, XMC-GAN in spirit; 0: off)")
@@ -130,7 +134,7 @@ class GanIntCls(ConditionalMethod):
         o = self.opts
         return {"loss": self.loss_name, "pretrain_steps": o.pretrain_steps, "finetune": o.finetune,
                 "int_beta": o.int_beta, "ca_kl": o.ca_kl if o.ca else 0.0, "diffaugment": ",".join(self.policy),
-                "match_weight": o.match_weight,
+                "match_weight": o.match_weight, "hard_negatives": o.hard_negatives,
                 "mismatch": "roll by one, skipping items of the same layout where the data says it"}
 
     def attach(self, data) -> None:
@@ -143,6 +147,9 @@ class GanIntCls(ConditionalMethod):
         self.vocab = vocab
         first = next(iter(data.items(min(len(data), STAT_CAPTIONS))))
         self.stat_text = first["tokens"].cpu(), first["length"].cpu()
+        if self.opts.hard_negatives and "hard_tokens" not in first:
+            raise ConfigError(f"text.hard_negatives needs contrast captions, which data.name={self.spec.name} does "
+                              "not make: set text.hard_negatives=false")
 
     # ------------------------------------------------------------------ the step
 
@@ -157,12 +164,17 @@ class GanIntCls(ConditionalMethod):
         """One InfoNCE update of E + I on the batch's matching (image, caption) pairs."""
         with self.autocast():
             text = self.trained("E")(batch["tokens"], batch["length"])
+            hard = self.hard_text(self.trained("E"), batch)
             image = self.trained("I")(batch["image"])
-            loss = contrastive_loss(text, image, self.joint.temperature)
+            loss = contrastive_loss(text, image, self.joint.temperature, hard)
         hits = similarity(text.detach(), image.detach()).argmax(1) == torch.arange(len(text), device=text.device)
         return {"loss_contrastive": loss.detach(), "retrieval": hits.float().mean(),
                 "temperature": self.joint.temperature.detach(),
                 "grad_norm_e": self.update("E", loss, [self.E, self.I])}
+
+    def hard_text(self, encoder: nn.Module, batch) -> Optional[torch.Tensor]:
+        """E's embedding of the batch's contrast captions (with text.hard_negatives), else None."""
+        return encoder(batch["hard_tokens"], batch["hard_length"]) if self.opts.hard_negatives else None
 
     def judge(self, d: nn.Module, images: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         """D's float logits for (image, embedding) pairs, after DiffAugment."""
@@ -181,7 +193,11 @@ class GanIntCls(ConditionalMethod):
         wrong = mismatched(batch)
         with torch.no_grad() if not o.finetune else contextlib.nullcontext(), self.autocast():
             e = self.trained("E")(batch["tokens"], batch["length"])
+            e_hard = self.hard_text(self.trained("E"), batch)
         n, e_g = len(e), e.detach()
+        e_wrong = e[wrong]
+        if e_hard is not None:  # every other item: its contrast caption instead of another item's
+            e_wrong = torch.where((torch.arange(n, device=e.device) % 2 == 0)[:, None], e_hard, e_wrong)
         z, e_in = self.global_randn(n, o.z_dim), e_g
         if o.int_beta > 0:  # GAN-INT: a second batch on interpolated captions, judged by D for G's loss only
             z = torch.cat([z, self.global_randn(n, o.z_dim)])
@@ -192,7 +208,7 @@ class GanIntCls(ConditionalMethod):
         self.discriminators_trainable(["D"], True)
         with self.autocast():
             loss_d, d_real, d_wrong, d_fake = self.matching_d_loss(self.trained("D"), batch["image"], fake.detach(),
-                                                                   e, e[wrong])
+                                                                   e, e_wrong)
         logs = {"loss_d": loss_d.detach(), "d_real": d_real, "d_wrong": d_wrong, "d_fake": d_fake,
                 "grad_norm_d": self.update("D", loss_d, [self.D], also=("E",) if o.finetune else ())}
         self.discriminators_trainable(["D"], False)
@@ -202,7 +218,7 @@ class GanIntCls(ConditionalMethod):
                 adv = adv + losses.g_loss(self.loss_name, self.judge(self.trained("D"), images[n:], e_in[n:]))
             loss_g = adv + o.ca_kl * kl  # kl is 0 without CA
             if o.match_weight > 0:
-                match = self.match_loss(fake, e_g)
+                match = self.match_loss(fake, e_g, None if e_hard is None else e_hard.detach())
                 loss_g = loss_g + o.match_weight * match
                 logs["loss_match"] = match.detach()
         logs.update(loss_g=loss_g.detach(), loss_g_gan=adv.detach(), kl=kl.detach(),
@@ -211,11 +227,11 @@ class GanIntCls(ConditionalMethod):
             self.ema.update(self.G, step)
         return logs
 
-    def match_loss(self, fake: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    def match_loss(self, fake: torch.Tensor, e: torch.Tensor, e_hard: Optional[torch.Tensor]) -> torch.Tensor:
         """InfoNCE between the captions' embeddings and the frozen image encoder's view of G's images."""
         if next(self.I.parameters()).requires_grad:
             self.I.requires_grad_(False)  # phase 2: I is a fixed judge of caption-image agreement
-        return contrastive_loss(e, self.I(fake), self.joint.temperature.detach())
+        return contrastive_loss(e, self.I(fake), self.joint.temperature.detach(), e_hard)
 
     # ------------------------------------------------------------------ sampling, previews, state
 

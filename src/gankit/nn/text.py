@@ -131,11 +131,12 @@ def similarity(text_emb: torch.Tensor, image_emb: torch.Tensor) -> torch.Tensor:
     return F.normalize(text_emb.float(), dim=1) @ F.normalize(image_emb.float(), dim=1).T
 
 
-def contrastive_loss(text_emb: torch.Tensor, image_emb: torch.Tensor,
-                     temperature: Union[float, torch.Tensor]) -> torch.Tensor:
+def contrastive_loss(text_emb: torch.Tensor, image_emb: torch.Tensor, temperature: Union[float, torch.Tensor],
+                     hard_text: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Symmetric InfoNCE (CLIP, Radford et al. 2021): with logits = cosine similarities / temperature
     between the N captions and the N images of a batch (pair i matches pair i), the mean of the
-    caption->image and image->caption cross-entropies. A scalar."""
+    caption->image and image->caption cross-entropies. A scalar. `hard_text` (N, D): one more wrong caption
+    per image, added to that image's candidates (NegCLIP's hard negatives)."""
     if text_emb.shape != image_emb.shape:
         raise ConfigError(f"contrastive_loss needs paired embeddings of equal shape; got {tuple(text_emb.shape)} "
                           f"and {tuple(image_emb.shape)}")
@@ -143,7 +144,11 @@ def contrastive_loss(text_emb: torch.Tensor, image_emb: torch.Tensor,
         raise ConfigError(f"temperature={float(temperature)!r} is invalid; use a value > 0")
     logits = similarity(text_emb, image_emb) / temperature
     target = torch.arange(logits.shape[0], device=logits.device)
-    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+    per_image = logits.T
+    if hard_text is not None:
+        hard = (F.normalize(hard_text.float(), dim=1) * F.normalize(image_emb.float(), dim=1)).sum(1) / temperature
+        per_image = torch.cat([per_image, hard[:, None]], 1)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(per_image, target)) / 2
 
 
 class JointEmbedding(nn.Module):
