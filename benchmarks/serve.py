@@ -124,6 +124,17 @@ def screenshots(base: str, run: str) -> list:
                 slider.fill("2")
                 slider.dispatch_event("input")
                 page.wait_for_timeout(1500)
+            if view == "sketch":  # a "7": a bar and a slanted stroke, projected from 8 starts
+                box = page.locator("canvas.sketch:visible").bounding_box()
+                x, y, w = box["x"], box["y"], box["width"]
+                for (x0, y0), (x1, y1) in (((0.3, 0.25), (0.7, 0.25)), ((0.7, 0.25), (0.45, 0.8))):
+                    page.mouse.move(x + x0 * w, y + y0 * w)
+                    page.mouse.down()
+                    page.mouse.move(x + x1 * w, y + y1 * w, steps=12)
+                    page.mouse.up()
+                page.get_by_role("button", name="Project").click()
+                page.locator(".candidate img:visible").first.wait_for(timeout=60_000)
+                page.wait_for_timeout(500)
             page.screenshot(path=str(out / f"page-{view}.png"))
             names.append(f"serve/page-{view}.png")
         browser.close()
@@ -168,6 +179,12 @@ def main() -> int:
     return 0
 
 
+def rel(path) -> str:
+    """`path` relative to the working directory where it lies under it."""
+    p = Path(path).resolve()
+    return str(p.relative_to(Path.cwd())) if p.is_relative_to(Path.cwd()) else str(p)
+
+
 def report(rows, info, registry, base_rss, loaded_rss, shots, timer, torch) -> str:
     what = {"generate": "generate 16 images (JSON with PNG data URLs)", "explore": "slider update (explore: one "
             "image, PNG)", "project": "sketch projection (8 starts x 100 Adam steps)"}
@@ -177,7 +194,7 @@ def report(rows, info, registry, base_rss, loaded_rss, shots, timer, torch) -> s
     slider = rows[("explore", 1)]["p95"]
     return f"""# gankit serve: latency and memory on 2 CPU cores
 
-Run: `{info.path}` ({info.family}, {info.data}, {'x'.join(map(str, info.shape))}, step {info.step}); the server
+Run: `{rel(info.path)}` ({info.family}, {info.data}, {'x'.join(map(str, info.shape))}, step {info.step}); the server
 in-process (uvicorn on 127.0.0.1, 2 workers, queue 8), clients over HTTP (httpx), each client sending its
 requests one after another; 8 clients at once share the 2 workers.
 
