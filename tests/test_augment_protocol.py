@@ -8,7 +8,7 @@ import torch
 
 from gankit.augmentation.arms import ARMS, ArmDiverged, arm_data, classic_augment, train_classifier
 from gankit.augmentation.protocol import Protocol, Settings, parse_labels, run_protocol
-from gankit.augmentation.report import interval, verdict
+from gankit.augmentation.report import best_synthetic, interval, summarise, verdict
 from gankit.augmentation.subsets import load_labelled, stratified, write_class_folder
 from gankit.cli import main
 from gankit.data import load_dataset
@@ -131,7 +131,7 @@ def test_a_diverged_arm_is_reported_and_skipped(folder, tmp_path, monkeypatch):
         return real_train(x, y, num_classes, steps, seed, classic, device)
     monkeypatch.setattr(proto, "train_classifier", flaky)
     report = run_protocol(tmp_path / "p", settings(folder, seeds=1, arms=["real", "real+classic"]))
-    assert "| real+classic | 6 | — | — | — | 0 (1 skipped) |" in report.read_text()
+    assert "| real+classic | 6 | — | — | — | — | — | 0 (1 skipped) |" in report.read_text()
     assert "skipped" in json.loads((tmp_path / "p" / "results" / "l2-s0" / "real+classic.json").read_text())
 
 
@@ -148,3 +148,15 @@ def test_cli_bad_inputs_are_one_line(folder, tmp_path, capsys):
         assert main(["augment", *args, "--out", str(tmp_path / f"o{i}"), "--quiet"]) == 2, args
         err = capsys.readouterr().err.strip()
         assert words in err and "\n" not in err and "Traceback" not in err, (args, err)
+
+
+def test_synthetic_arms_are_credited_only_with_what_their_synthetic_images_add():
+    acc = {"real": (0.80, 0.82), "real+classic": (0.90, 0.92), "real+synth1x": (0.81, 0.84),
+           "real+classic+synth1x": (0.89, 0.91)}
+    rows = [{"labels": 10, "seed": s, "arm": arm, "accuracy": a[s]} for arm, a in acc.items() for s in (0, 1)]
+    arms = summarise(rows)[10]
+    assert arms["real+classic+synth1x"]["gain"]["mean"] == pytest.approx(0.09)  # over real only: classic's doing
+    assert arms["real+classic+synth1x"]["synth_gain"]["mean"] == pytest.approx(-0.01)  # over real+classic
+    assert arms["real+synth1x"]["synth_gain"]["mean"] == pytest.approx(0.015)
+    assert arms["real+classic"]["synth_gain"] is None
+    assert best_synthetic(arms) == "real+synth1x"  # not the most accurate arm, the one synthetic data helps most

@@ -1,5 +1,6 @@
 """The report of an augmentation protocol: report.md, report.json, accuracy.png (accuracy vs labelled set size,
-95 % bands) and confusion.png (the best arm vs real only, per level, summed over seeds).
+95 % bands) and confusion.png (the synthetic arm that adds most vs the same arm without synthetic images, per
+level, summed over seeds).
 
 Intervals are Student-t 95 % intervals over the seeds: of each arm's test accuracy, and of its gain over
 real only paired by seed (the same subset). A gain whose interval lies above 0 is reported as a gain, one
@@ -15,6 +16,8 @@ from typing import Dict, List, Optional
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 SYNTHETIC = ("real+synth0.5x", "real+synth1x", "real+synth4x", "real+classic+synth1x")
+BASELINE = {"real+synth0.5x": "real", "real+synth1x": "real", "real+synth4x": "real",
+            "real+classic+synth1x": "real+classic"}  # each synthetic arm without its synthetic images
 
 
 def interval(values: List[float]) -> Dict[str, Optional[float]]:
@@ -31,17 +34,23 @@ def interval(values: List[float]) -> Dict[str, Optional[float]]:
 
 
 def summarise(rows: List[dict]) -> Dict[int, Dict[str, dict]]:
-    """Per level and arm: accuracy and gain-over-real intervals, seeds scored and skipped, mean seconds."""
+    """Per level and arm: accuracy and gain-over-real intervals, for synthetic arms the gain over the same arm
+    without synthetic images ("synth_gain", see BASELINE), seeds scored and skipped, mean seconds."""
     levels: Dict[int, Dict[str, dict]] = {}
-    real = {(r["labels"], r["seed"]): r["accuracy"] for r in rows if r["arm"] == "real" and "accuracy" in r}
+    acc = {(r["labels"], r["seed"], r["arm"]): r["accuracy"] for r in rows if "accuracy" in r}
+
+    def paired(done: List[dict], base: str) -> Dict[str, Optional[float]]:
+        return interval([r["accuracy"] - acc[(r["labels"], r["seed"], base)] for r in done
+                         if (r["labels"], r["seed"], base) in acc])
+
     for labels in sorted({r["labels"] for r in rows}):
         arms: Dict[str, dict] = {}
         for arm in dict.fromkeys(r["arm"] for r in rows if r["labels"] == labels):
             mine = [r for r in rows if r["labels"] == labels and r["arm"] == arm]
             done = [r for r in mine if "accuracy" in r]
-            gains = [r["accuracy"] - real[(labels, r["seed"])] for r in done if (labels, r["seed"]) in real]
             arms[arm] = {"accuracy": interval([r["accuracy"] for r in done]),
-                         "gain": interval(gains) if arm not in ("real", "gan-test") else None,
+                         "gain": paired(done, "real") if arm not in ("real", "gan-test") else None,
+                         "synth_gain": paired(done, BASELINE[arm]) if arm in BASELINE else None,
                          "skipped": [r["skipped"] for r in mine if "skipped" in r],
                          "seconds": sum(r.get("seconds", 0) for r in mine) / max(1, len(mine)),
                          "n_train": mine[0].get("n_train")}
@@ -69,9 +78,9 @@ def _pct(iv: Optional[dict], signed: bool = False) -> str:
 
 
 def best_synthetic(arms: Dict[str, dict]) -> Optional[str]:
-    """The arm with synthetic data and the highest mean accuracy."""
-    scored = [(a["accuracy"]["mean"], name) for name, a in arms.items() if name in SYNTHETIC and a["accuracy"]["mean"]
-              is not None]
+    """The synthetic arm whose synthetic images add the most: the highest mean gain over its BASELINE arm."""
+    scored = [(a["synth_gain"]["mean"], name) for name, a in arms.items() if name in SYNTHETIC and a.get("synth_gain")
+              and a["synth_gain"]["mean"] is not None]
     return max(scored)[1] if scored else None
 
 
@@ -90,12 +99,15 @@ def write_report(protocol, rows: List[dict]) -> Path:
     for labels, arms in levels.items():
         tables += (f"\n### {labels} labelled images per class ({labels * len(data.classes)} in all)\n\n"
                    "| arm | training images | test accuracy % [95 % CI] | gain over real only, points [95 % CI] | "
-                   "verdict | seeds | s per seed |\n|---|---|---|---|---|---|---|\n")
+                   "verdict | what the synthetic images add, points [95 % CI] | verdict | seeds | s per seed |\n"
+                   "|---|---|---|---|---|---|---|---|---|\n")
         for name, a in arms.items():
             skipped = f" ({len(a['skipped'])} skipped)" if a["skipped"] else ""
             n_train = "— (scores the synthetic set)" if name == "gan-test" else a["n_train"]
+            own = (f"{_pct(a['synth_gain'], True)} (vs {BASELINE[name]}) | {verdict(a['synth_gain'])}"
+                   if a.get("synth_gain") else "— | —")
             tables += (f"| {name} | {n_train} | {_pct(a['accuracy'])} | {_pct(a['gain'], True)} | "
-                       f"{verdict(a['gain'])} | {a['accuracy']['n']}{skipped} | {a['seconds']:.0f} |\n")
+                       f"{verdict(a['gain'])} | {own} | {a['accuracy']['n']}{skipped} | {a['seconds']:.0f} |\n")
         if best[labels]:
             tables += _recall_table(rows, labels, best[labels], data.classes)
     text = f"""# Does synthetic data help? {s.data} with {', '.join(map(str, s.labels))} labelled images per class
@@ -104,7 +116,9 @@ Each level and seed draws its own labelled subset (stratified, seeded). A condit
 {s.gan_steps} steps, DiffAugment `{s.gan_augment or 'off'}`) trains on that subset only, and {describe(data.shape)} trains in every arm with the same
 budget; all arms are scored on the untouched test split ({len(data.test_x)} images: {data.info.get('test')}).
 Numbers are the mean over {s.seeds} seeds with a Student-t 95 % interval; "gain" is the arm's accuracy minus
-real only's on the same subset (paired), and its verdict says whether that interval excludes 0.
+real only's on the same subset (paired), and its verdict says whether that interval excludes 0; "what the
+synthetic images add" compares a synthetic arm with the same arm without them (real+classic+synth1x with
+real+classic), paired the same way.
 
 How to read it: **real** is the baseline. **real+classic** adds classic augmentation (shifts and rotations,
 or crops and flips). **real+synthNx** adds N times as many GAN images as there are real ones (class-balanced).
@@ -116,7 +130,7 @@ how recognisable the samples are. Where synthetic data does not help, the verdic
 {tables}
 ![accuracy vs labelled images per class](accuracy.png)
 
-![confusion matrices, best synthetic arm vs real only](confusion.png)
+![confusion matrices, the synthetic arm that adds most vs the same arm without synthetic images](confusion.png)
 
 Files: `results/<level>-<seed>/<arm>.json` (per arm: accuracy, per-class recall, confusion matrix),
 `subsets/`, `gans/`, `synth/` (each subset, its GAN run and its samples), `report.json`.
@@ -131,12 +145,14 @@ def _recall_table(rows: List[dict], labels: int, best: str, classes: List[str]) 
     def recall(arm: str) -> List[float]:
         mine = [r["recall"] for r in rows if r["labels"] == labels and r["arm"] == arm and "recall" in r]
         return [sum(col) / len(mine) for col in zip(*mine)] if mine else []
-    a, b = recall("real"), recall(best)
+    base = BASELINE[best]
+    a, b = recall(base), recall(best)
     if not a or not b:
         return ""
-    head = f"\nPer-class recall %, real only vs {best} (mean over seeds):\n\n| class | " + " | ".join(classes) + " |\n"
+    head = (f"\nPer-class recall %, {base} vs {best}, the synthetic arm that adds most (mean over seeds):\n\n"
+            "| class | " + " | ".join(classes) + " |\n")
     head += "|---|" + "---|" * len(classes) + "\n"
-    return (head + "| real | " + " | ".join(f"{100 * v:.1f}" for v in a) + " |\n"
+    return (head + f"| {base} | " + " | ".join(f"{100 * v:.1f}" for v in a) + " |\n"
             + f"| {best} | " + " | ".join(f"{100 * v:.1f}" for v in b) + " |\n")
 
 
@@ -177,7 +193,7 @@ def _confusions(rows: List[dict], best: Dict[int, Optional[str]], classes: List[
         return
     fig, axes = plt.subplots(len(levels), 2, figsize=(7, 3.3 * len(levels)), squeeze=False)
     for i, labels in enumerate(levels):
-        for j, arm in enumerate(("real", best[labels])):
+        for j, arm in enumerate((BASELINE[best[labels]], best[labels])):
             mats = [np.array(r["confusion"]) for r in rows if r["labels"] == labels and r["arm"] == arm
                     and "confusion" in r]
             ax = axes[i][j]
@@ -193,4 +209,4 @@ def _confusions(rows: List[dict], best: Dict[int, Optional[str]], classes: List[
     plt.close(fig)
 
 
-__all__ = ["interval", "summarise", "verdict", "write_report"]
+__all__ = ["BASELINE", "SYNTHETIC", "best_synthetic", "interval", "summarise", "verdict", "write_report"]
