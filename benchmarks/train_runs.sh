@@ -23,14 +23,16 @@ train_runs() {
   done
 }
 
-# left_minutes DIR NAME: "train.max_minutes=M" with M = the run's budget minus its recorded parts (nothing
-# when the run has no budget).
+# left_minutes DIR NAME: "train.max_minutes=M" with M = the run's budget (from the config it started with:
+# config.yaml holds the last resume's) minus its recorded parts (nothing when the run has no budget).
 left_minutes() {
   .venv/bin/python - "$1" "$2" <<'PY'
 import re, sys, yaml
 from pathlib import Path
 root, name = Path(sys.argv[1]), sys.argv[2]
-budget = (yaml.safe_load((root / name / "config.yaml").read_text()).get("train") or {}).get("max_minutes")
+first = root / name / "configs" / "step-00000000.yaml"
+start = first if first.is_file() else root / name / "config.yaml"
+budget = (yaml.safe_load(start.read_text()).get("train") or {}).get("max_minutes")
 times = root / "times.txt"
 spent = sum(int(m.group(1)) for line in (times.read_text().splitlines() if times.is_file() else [])
             if line.split(" ")[0] == name and (m := re.search(r"seconds=(\d+)", line)))

@@ -135,7 +135,7 @@ class GanIntCls(ConditionalMethod):
         return {"loss": self.loss_name, "pretrain_steps": o.pretrain_steps, "finetune": o.finetune,
                 "int_beta": o.int_beta, "ca_kl": o.ca_kl if o.ca else 0.0, "diffaugment": ",".join(self.policy),
                 "match_weight": o.match_weight, "hard_negatives": o.hard_negatives,
-                "mismatch": "roll by one, skipping items of the same layout where the data says it"}
+                "mismatch": "roll by one, skipping items whose caption says the same where the data says it"}
 
     def attach(self, data) -> None:
         """The training data: its vocabulary (saved with the checkpoints) and fixed captions for the EMA."""
