@@ -121,10 +121,10 @@ def test_d_updates_leave_g_unchanged(tiny, monkeypatch, case):
     entry = {}
     original = method._g_update
 
-    def g_update(fake, y_fake):
+    def g_update(fake, y_fake, *rest):
         entry["g"], entry["g_grads"] = snapshot([method.G]), grads_of([method.G])
         entry["d_moved"] = [not same(before, [d]) for before, d in zip(entry["d_before"], method.Ds)]
-        return original(fake, y_fake)
+        return original(fake, y_fake, *rest)
     monkeypatch.setattr(method, "_g_update", g_update)
     for step in range(2):
         g_before, g_grads = snapshot([method.G]), grads_of([method.G])
@@ -149,14 +149,14 @@ def test_g_update_leaves_d_unchanged_and_without_gradients(tiny, monkeypatch, ca
     entry = {}
     original = method._g_update
 
-    def g_update(fake, y_fake):
+    def g_update(fake, y_fake, *rest):
         for p in (p for d in method.Ds for p in d.parameters()):
             if d_grads == "cleared":
                 p.grad = None
             assert p.grad is None or d_grads == "kept"
         entry["d"], entry["g"] = snapshot(method.Ds), snapshot([method.G])
         entry["grads"] = [None if p.grad is None else p.grad.clone() for d in method.Ds for p in d.parameters()]
-        return original(fake, y_fake)
+        return original(fake, y_fake, *rest)
     monkeypatch.setattr(method, "_g_update", g_update)
     for step in range(2):  # the second step starts from the first one's frozen D
         method.train_step(batches, step)
@@ -196,3 +196,57 @@ def test_one_g_step_raises_d_of_g_z(tiny, loss):
     assert d_after[0] > d_before[0], (loss, d_before, d_after)
     assert d_after[1] < d_before[1], (loss, d_before, d_after)
     assert same(d_params, [d])
+
+
+# ---------------------------------------------------------------- top-k G updates (Sinha et al. 2020)
+
+def test_topk_schedule_and_selection():
+    from gankit import losses
+    assert [losses.topk_fraction(e, 0.5, 0.5) for e in (0, 0.99, 1, 2.5, 9)] == [1.0, 1.0, 0.5, 0.5, 0.5]
+    assert losses.topk_fraction(3, 0.1, 0.9) == pytest.approx(0.9 ** 3)
+    assert losses.topk_fraction(50, 1.0, 0.5) == 1.0  # off
+    logits = torch.tensor([[0.5], [-2.0], [5.0], [1.0], [0.0]])
+    assert sorted(losses.top_k(logits, 0.4).tolist()) == [1.0, 5.0]
+    assert sorted(losses.top_k(logits, 0.5).tolist()) == [0.5, 1.0, 5.0]  # ceil(2.5)
+    assert losses.top_k(logits, 1.0) is logits
+
+
+def test_topk_g_update_learns_only_from_the_samples_d_scores_most_real(tiny):
+    """With gan.topk=0.25 after the first epoch, G's gradient is that of the NS loss of the 4 (of 16) fakes
+    D scores highest, and not the whole batch's."""
+    from gankit import losses
+    from gankit.methods.optim import set_requires_grad
+
+    method, _ = ring_method(tiny, **{"gan.topk": 0.25, "gan.topk_decay": 0.5, "data.n": 64})
+    method.attach(torch.zeros(64, 2))
+    assert method._topk_fraction(0) == 1.0 and method._topk_fraction(4) == 0.5  # epoch 1: 4 steps of 16
+    assert method._topk_fraction(8) == 0.25 and method._topk_fraction(40) == 0.25
+    set_requires_grad(method.Ds, False)
+    z = torch.randn(16, method.z_dim, generator=torch.Generator().manual_seed(3))
+
+    def g_grads(selected):
+        method.G.zero_grad(set_to_none=True)
+        fake = method.G(z)
+        logits = method.judge(method.Ds[0], fake).flatten()
+        losses.g_loss("ns", logits[selected]).backward()
+        return [p.grad.clone() for p in method.G.parameters()]
+
+    with torch.no_grad():
+        best = method.judge(method.Ds[0], method.G(z)).flatten().topk(4).indices
+    expected, whole = g_grads(best), g_grads(torch.arange(16))
+    opt = method.optimizers["G"]
+    opt.step = lambda *a, **k: None  # keep G where it is, to read the gradient _g_update leaves
+    method._g_update(method.G(z), None, 0.25)
+    got = [p.grad for p in method.G.parameters()]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, expected))
+    assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, whole))
+
+
+def test_topk_resume_is_bit_exact(tiny):
+    from gankit.checkpoint import load_checkpoint
+    keys = {"gan.topk": 0.5, "gan.topk_decay": 0.7, "data.n": 64, "gan.pack": 2}
+    full = api.train(tiny("ring-gan", name="full", **keys))
+    api.train(tiny("ring-gan", name="half", **keys, **{"train.steps": 4}))
+    resumed = api.train(resume=full.parent / "half", overrides=["train.steps=8"])
+    a, b = load_checkpoint(full).weights, load_checkpoint(resumed).weights
+    assert all(torch.equal(a[k][n], b[k][n]) for k in a for n in a[k])

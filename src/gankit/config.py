@@ -155,6 +155,10 @@ class GanConfig:
                                                "statistics before it samples or is saved (standing statistics)")
     augment: str = _opt("", help="DiffAugment policy, e.g. color,translation,cutout")
     instance_noise: float = _opt(0.0, min=0.0, help="instance-noise std, annealed to 0")
+    topk: float = _opt(1.0, min=0.0, max=1.0, help="top-k (Sinha et al. 2020): G learns only from the fraction of "
+                                                   "its samples (packs) that D scores most real; 1: all of them")
+    topk_decay: float = _opt(0.99, min=0.0, max=1.0, help="with gan.topk < 1: that fraction starts at 1 and is "
+                                                          "multiplied by this once per epoch, down to gan.topk")
 
 
 @dataclass

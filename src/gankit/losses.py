@@ -7,6 +7,7 @@ so it can run inside the training hot loop. Logits are raw discriminator outputs
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Callable, Sequence
 
 import torch
@@ -108,6 +109,17 @@ def d_loss(name: str, real_logits: Tensor, fake_logits: Tensor, *, real_label: f
 def g_loss(name: str, fake_logits: Tensor) -> Tensor:
     """Scalar loss the generator minimises (minimax is the saturating log(1 - D(G(z))))."""
     return _G[check_loss(name)](fake_logits)
+
+
+def top_k(logits: Tensor, fraction: float) -> Tensor:
+    """The ceil(fraction * n) highest of a batch's logits (one per sample or pack), for top-k G updates."""
+    k = max(1, math.ceil(fraction * logits.numel()))
+    return logits if k >= logits.numel() else logits.flatten().topk(k).values
+
+
+def topk_fraction(epoch: float, floor: float, decay: float) -> float:
+    """Sinha et al.'s schedule: the whole batch at first, x `decay` per epoch, never below `floor`."""
+    return 1.0 if floor >= 1.0 else max(floor, decay ** math.floor(epoch))
 
 
 def _sq_norm(grad: Tensor, pack: int = 1) -> Tensor:

@@ -126,7 +126,7 @@ class GAN(Method):
             z, y_fake = self.noise(n), self.fake_labels(n)
             with self.autocast():
                 fake = self.trained("G")(z, y_fake)
-        logs.update(self._g_update(fake, y_fake))
+        logs.update(self._g_update(fake, y_fake, self._topk_fraction(step)))
         if self.ema is not None:
             self.ema.update(self.G, step)
         return logs
@@ -178,9 +178,18 @@ class GAN(Method):
             scores_fake.append(self.score(fake_logits))
         return total, scores_real, scores_fake, extras
 
-    def _g_update(self, fake, y_fake) -> Dict[str, torch.Tensor]:
+    def _topk_fraction(self, step: int) -> float:
+        """The fraction of G's samples (packs) its update learns from at this step (gan.topk)."""
+        g = self.cfg.gan
+        if g.topk >= 1.0:
+            return 1.0
+        epoch = step * self.d_steps * self.cfg.train.batch_size / max(1, len(self.data))
+        return losses.topk_fraction(epoch, g.topk, g.topk_decay)
+
+    def _g_update(self, fake, y_fake, fraction: float = 1.0) -> Dict[str, torch.Tensor]:
         with self.autocast():
-            per_d = torch.stack([losses.g_loss(self.loss_name, self.judge(d, fake, y_fake)) for d in self.Ds])
+            per_d = torch.stack([losses.g_loss(self.loss_name, losses.top_k(self.judge(d, fake, y_fake), fraction))
+                                 for d in self.Ds])
             loss = combine_losses(per_d, self.cfg.gan.combine, self.cfg.gan.temperature)
         opt = self.optimizers["G"]
         opt.zero_grad(set_to_none=True)
