@@ -205,3 +205,31 @@ def test_sampling_needs_only_weights_and_state_json(tiny):
     assert load_generator(run).sample(5, seed=0).shape == (5, 2)
     with pytest.raises(CheckpointError, match="unreadable"):
         load_checkpoint(run)  # resuming still needs the trainer state, and says so
+
+
+def test_snapshot_minutes_keep_checkpoints_at_training_time_marks_across_a_resume(tiny, monkeypatch):
+    """With a clock that advances 20 s per step (log points every 2 steps), train.snapshot_minutes saves
+    checkpoints/minute-M at the first log point past each mark; a resumed run goes on from the recorded time."""
+    import types
+
+    from gankit import trainer as trainer_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(monotonic=lambda: clock[0],
+                                                                      strftime=time.strftime))
+    original = GAN.train_step
+
+    def slow_step(self, batches, step):
+        clock[0] += 20.0
+        return original(self, batches, step)
+    monkeypatch.setattr(GAN, "train_step", slow_step)
+    run = api.train(tiny(**{"train.steps": 4, "train.snapshot_minutes": [0.5, 1, 5]}))
+    ck = run / "checkpoints"
+    assert load_checkpoint(ck / "minute-0.5").step == 2 and load_checkpoint(ck / "minute-1").step == 4
+    assert load_checkpoint(ck / "minute-1").meta["train_seconds"] == pytest.approx(80.0)
+    assert not (ck / "minute-5").exists()
+    clock[0] += 3600  # time between the two parts does not count
+    api.train(resume=run, overrides=["train.steps=8", "train.snapshot_minutes=[1, 2, 2.5]"])
+    assert load_checkpoint(ck / "minute-2").step == 6 and load_checkpoint(ck / "minute-2.5").step == 8
+    assert load_checkpoint(ck / "minute-1").step == 4  # an earlier mark is not written again
+    assert load_checkpoint(run).meta["train_seconds"] == pytest.approx(160.0)

@@ -169,6 +169,9 @@ class TrainConfig:
     d_steps: int = _opt(1, min=1, help="D updates per G update (n_critic)")
     max_minutes: Optional[float] = _opt(None, min=0.0, help="wall-clock budget: at the first log point past it, "
                                                             "checkpoint and end (resumable)")
+    snapshot_minutes: List[float] = _opt([], help="keep checkpoints/minute-M when the run's training time passes "
+                                                   "each of these minutes (time-to-quality curves; the time spent "
+                                                   "writing them is not counted)")
     log_every: int = _opt(50, min=1)
     sample_every: int = _opt(500, min=1)
     checkpoint_every: int = _opt(1000, min=1)

@@ -59,6 +59,7 @@ class Trainer:
         method.setup(self.total)
         method.attach(dataset)
         self.step = 0
+        self.train_seconds = 0.0  # wall time of training so far, earlier parts of a resumed run included
         self.preview_in = method.preview_inputs(PREVIEW_N, PREVIEW_SEED)
         self.pending: List[Dict[str, torch.Tensor]] = []
         self.last_good: Optional[Path] = None
@@ -111,10 +112,12 @@ class Trainer:
             "sampler": self.batches.state_dict(),
             "preview": self.preview_in,
             "method": self.method.extra_state(),
+            "train_seconds": self.train_seconds,
         }
 
     def meta(self) -> dict:
-        return {"step": self.step, "total_steps": self.total, "config": self.cfg.to_dict(),
+        return {"step": self.step, "total_steps": self.total, "train_seconds": self.train_seconds,
+                "config": self.cfg.to_dict(),
                 "data": self.spec.to_dict(), "method": self.cfg.method, "networks": self.method.network_specs(),
                 "tasks": self.method.tasks(), "protocol": self.method.protocol, "torch": torch.__version__,
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -155,6 +158,7 @@ class Trainer:
             self.batches.load_state_dict(ck.state["sampler"])
             restore_rng(ck.state["rng"], self.dist, self.method.device)
             self.preview_in = ck.state["preview"]
+            self.train_seconds = float(ck.state.get("train_seconds", 0.0))  # absent in older checkpoints
         except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as err:
             msg = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise CheckpointError(f"checkpoint '{ck.path}' does not fit this config ({type(err).__name__}: {msg}); "
@@ -228,6 +232,21 @@ class Trainer:
         if self.main and (self.run_dir / "metrics.jsonl").is_file():
             plot_curves(self.run_dir / "metrics.jsonl", self.run_dir / "plots" / "losses.png")
 
+    def snapshot(self, marks: List[float]) -> List[float]:
+        """Save checkpoints/minute-M for each mark the training time has passed; the marks still to come.
+        The seconds spent writing them are taken off the clock."""
+        while marks and self.train_seconds >= 60 * marks[0]:
+            started = time.monotonic()
+            self.save(f"minute-{marks.pop(0):g}")
+            self._clock -= time.monotonic() - started
+        return marks
+
+    def _tick(self) -> None:
+        """Add the wall time since the last tick to `train_seconds`."""
+        now = time.monotonic()
+        self.train_seconds += now - self._clock
+        self._clock = now
+
     # ------------------------------------------------------------------ loop
 
     def fit(self, resume_from=None) -> Path:
@@ -246,12 +265,17 @@ class Trainer:
             try:
                 stopping, out_of_time = False, False
                 deadline = time.monotonic() + 60 * t.max_minutes if t.max_minutes is not None else None
+                marks = sorted(m for m in t.snapshot_minutes if 60 * m > self.train_seconds)
+                self._clock = time.monotonic()
                 while self.step < self.total and not stopping and not out_of_time:
                     self.pending.append(self.method.train_step(self.batches, self.step))
                     self.step += 1
                     due_ckpt = self.step % t.checkpoint_every == 0 or self.step == self.total
                     due_log = self.step % t.log_every == 0 or due_ckpt
                     record = self._flush() if due_log else None
+                    self._tick()
+                    if marks and due_log:  # at log points, so that every rank saves at the same step
+                        marks = self.snapshot(marks)
                     # ranks agree on stopping at log points; a single process stops after any step
                     stopping = any_rank(stop.requested, self.dist, self.method.device) if due_log else (
                         stop.requested and not self.dist.enabled)
