@@ -210,3 +210,32 @@ def test_dcgan_unsupported_size(shape):
         build_generator("dcgan", out_shape=shape, z_dim=4)
     with pytest.raises(ConfigError, match="in_shape="):
         build_discriminator("dcgan", in_shape=shape)
+
+
+def test_categorical_latent_is_uniform_one_hot_and_keeps_the_rest_of_z():
+    from gankit.nn.base import categorical_latent
+    z = torch.randn(40000, 5, generator=torch.Generator().manual_seed(0))
+    out = categorical_latent(z, 4)
+    assert out.shape == (40000, 8) and torch.equal(out[:, :4], z[:, 1:])
+    onehot = out[:, 4:]
+    assert torch.equal(onehot.sum(1), torch.ones(40000))
+    freq = onehot.mean(0)
+    assert torch.allclose(freq, torch.full((4,), 0.25), atol=0.01)
+    quartiles = torch.tensor([-0.6745, 0.0, 0.6745])  # of N(0, 1)
+    clear = (z[:, :1] - quartiles).abs().min(1).values > 1e-3
+    assert torch.equal(onehot.argmax(1)[clear], torch.bucketize(z[clear, 0], quartiles))
+
+
+@pytest.mark.parametrize("arch, shape", [("mlp", (2,)), ("dcgan", (1, 16, 16))])
+def test_generator_with_a_categorical_latent_jumps_between_categories(arch, shape):
+    """z_cat: samples that differ only in z's first coordinate within one category are identical; across
+    categories they differ. Zero z_dim left over is refused."""
+    torch.manual_seed(0)
+    g = build_generator(arch, out_shape=shape, z_dim=6, z_cat=3, hidden=[16], width=8).eval()
+    z = torch.randn(1, 6).repeat(3, 1)
+    z[:, 0] = torch.tensor([-2.0, -1.0, 2.0])  # categories 0, 0, 2
+    with torch.no_grad():
+        out = g(z)
+    assert torch.equal(out[0], out[1]) and not torch.allclose(out[0], out[2])
+    with pytest.raises(ConfigError, match="z_dim >= 2"):
+        build_generator(arch, out_shape=shape, z_dim=1, z_cat=3, hidden=[16], width=8)

@@ -87,6 +87,8 @@ class GeneratorConfig:
     out_activation: str = _opt("auto", choices=["auto", "tanh", "none"])
     cond: str = _opt("concat", choices=["concat", "cbn"])
     embed_dim: int = _opt(0, min=0)
+    z_cat: int = _opt(0, min=0, help="a categorical latent of this many equally likely values, drawn from z's "
+                                     "first coordinate (lets G be discontinuous between them; 0: off)")
 
 
 @dataclass

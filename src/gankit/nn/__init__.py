@@ -42,7 +42,8 @@ def _build(registry: dict[str, type], arch: str, options: dict, choices: dict[st
 
 def build_generator(arch: str, *, out_shape: tuple[int, ...], z_dim: int, num_classes: int = 0,
                     hidden: Sequence[int] = (256, 512, 1024), width: int = 64, norm: str = "bn",
-                    out_activation: str = "auto", cond: str = "concat", embed_dim: int = 0) -> nn.Module:
+                    out_activation: str = "auto", cond: str = "concat", embed_dim: int = 0,
+                    z_cat: int = 0) -> nn.Module:
     """Generator `arch` ("mlp" or "dcgan"): forward(z, y=None) -> (N, *out_shape)."""
     options = dict(locals())
     del options["arch"]

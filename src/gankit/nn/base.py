@@ -80,6 +80,16 @@ def d_activation(leaky_slope: float, dropout: float) -> list[nn.Module]:
     return act + [nn.Dropout(dropout)] if dropout > 0 else act
 
 
+def categorical_latent(z: torch.Tensor, k: int) -> torch.Tensor:
+    """z (N, D) -> (N, D - 1 + k): z's first coordinate, through the normal CDF, picks one of k equally likely
+    categories, given as a one-hot after the other D - 1 coordinates. The latent of a generator with a
+    discrete part (DeLiGAN / InfoGAN's categorical code, without InfoGAN's Q), so G can be discontinuous
+    between categories while noise stays one Gaussian vector."""
+    u = 0.5 * (1.0 + torch.erf(z[:, 0].float() / 2 ** 0.5))
+    cat = (u * k).long().clamp_(0, k - 1)
+    return torch.cat([z[:, 1:], nn.functional.one_hot(cat, k).to(z.dtype)], dim=1)
+
+
 class Generator(nn.Module):
     """Base generator: label conditioning, output activation and reshape around `self.body`.
 
@@ -92,10 +102,14 @@ class Generator(nn.Module):
     body: CondSequential
 
     def __init__(self, *, out_shape: Sequence[int], z_dim: int, num_classes: int, norm: str,
-                 out_activation: str, cond: str, embed_dim: int):
+                 out_activation: str, cond: str, embed_dim: int, z_cat: int = 0):
         super().__init__()
         self.out_shape = check_shape("out_shape", out_shape)
         self.z_dim = check_int("z_dim", z_dim, 1)
+        self.z_cat = check_int("z_cat", z_cat, 0)
+        if self.z_cat and self.z_dim < 2:
+            raise ConfigError(f"model.g.z_cat={z_cat} takes one of z's coordinates for the category; "
+                              f"use model.z_dim >= 2 (got {z_dim})")
         self.num_classes = check_int("num_classes", num_classes, 0)
         check_choice("norm", norm, G_NORMS)
         check_choice("cond", cond, G_CONDS)
@@ -107,12 +121,15 @@ class Generator(nn.Module):
         if conditional and cond == "cbn" and norm != "bn":
             raise ConfigError("cond='cbn' needs norm='bn' for the generator; use norm='bn' or cond='concat'")
         self.label_input = LabelConcat(num_classes, embed_dim) if conditional and cond == "concat" else None
-        self.in_dim = self.z_dim + (self.label_input.dim if self.label_input is not None else 0)
+        latent = self.z_dim - 1 + self.z_cat if self.z_cat else self.z_dim
+        self.in_dim = latent + (self.label_input.dim if self.label_input is not None else 0)
         self.cbn_classes = self.num_classes if conditional and cond == "cbn" else 0
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Map noise (N, z_dim) and, if conditional, labels (N,) to samples (N, *out_shape)."""
         y = check_labels(y, self.num_classes, z.shape[0])
+        if self.z_cat:
+            z = categorical_latent(z, self.z_cat)
         if self.label_input is not None:
             z = self.label_input(z, y)
         out = self.out_activation(self.body(z, y))

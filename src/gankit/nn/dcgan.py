@@ -27,9 +27,10 @@ class DCGANGenerator(Generator):
     channels -> ConvT(4, 2, 1) to image channels -> tanh. Matches pytorch/examples' DCGAN at 64 px."""
 
     def __init__(self, *, out_shape: Sequence[int], z_dim: int, num_classes: int = 0, width: int = 64,
-                 norm: str = "bn", out_activation: str = "auto", cond: str = "concat", embed_dim: int = 0):
+                 norm: str = "bn", out_activation: str = "auto", cond: str = "concat", embed_dim: int = 0,
+                 z_cat: int = 0):
         super().__init__(out_shape=out_shape, z_dim=z_dim, num_classes=num_classes, norm=norm,
-                         out_activation=out_activation, cond=cond, embed_dim=embed_dim)
+                         out_activation=out_activation, cond=cond, embed_dim=embed_dim, z_cat=z_cat)
         start, steps = geometry("out_shape", self.out_shape)
         ch = check_int("width", width, 1) * 2 ** (steps - 1)
         layers: list[nn.Module] = [nn.Unflatten(1, (self.in_dim, 1, 1))]

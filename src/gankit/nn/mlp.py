@@ -16,9 +16,10 @@ class MLPGenerator(Generator):
 
     def __init__(self, *, out_shape: Sequence[int], z_dim: int, num_classes: int = 0,
                  hidden: Sequence[int] = (256, 512, 1024), norm: str = "bn",
-                 out_activation: str = "auto", cond: str = "concat", embed_dim: int = 0):
+                 out_activation: str = "auto", cond: str = "concat", embed_dim: int = 0,
+                 z_cat: int = 0):
         super().__init__(out_shape=out_shape, z_dim=z_dim, num_classes=num_classes, norm=norm,
-                         out_activation=out_activation, cond=cond, embed_dim=embed_dim)
+                         out_activation=out_activation, cond=cond, embed_dim=embed_dim, z_cat=z_cat)
         layers: list[nn.Module] = []
         width = self.in_dim
         for h in check_widths("hidden", hidden):
