@@ -117,7 +117,8 @@ def test_the_gan_phase_logs_the_matching_aware_values_and_keeps_e_frozen(run, tm
 
 @pytest.mark.parametrize("extra", [(), ("loss.name=hinge", "text.spectral_norm=true", "text.finetune=true",
                                         "text.diffaugment=translation,cutout", "text.ca=false",
-                                        "text.match_weight=0.5", "text.hard_negatives=true")],
+                                        "text.match_weight=0.5", "text.hard_negatives=true",
+                                        "text.g_fusion=true", "text.g_spatial=8")],
                          ids=["default", "hinge-sn-finetune-diffaugment-match"])
 def test_resume_is_bit_exact_across_the_phase_boundary(mnist_dir, tmp_path, extra):
     """1 step, resumed to 3 (over the boundary at 2), resumed to 5 == 5 straight: weights, EMA, temperature,

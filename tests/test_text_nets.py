@@ -332,3 +332,29 @@ def test_fusion_starts_as_the_plain_generator_and_learns_per_block_modulation():
     assert build_from_spec(old, "test").affines is None
     with pytest.raises(ConfigError, match="fusion='on' is invalid"):
         TextConditionedGenerator(fusion="on")
+
+
+def test_spatial_fusion_modulates_each_place_of_the_small_maps_with_its_own_gamma_and_beta():
+    """spatial=8 at 32 px: the 4x4 and 8x8 maps get (C, side, side) modulation, the 16x16 one a per-channel one;
+    zero-initialised, G starts as the plain one; a modulation that silences one place of the 4x4 map changes
+    only the output pixels that place reaches (ConvT receptive field), not the far corner."""
+    torch.manual_seed(0)
+    g = TextConditionedGenerator(**SMALL_G, size=32, ca=False, fusion=True, spatial=8).eval()
+    bns = [m for m in g.model if isinstance(m, nn.BatchNorm2d)]
+    assert g.places == [4, 8, 1]
+    assert [a.out_features for a in g.affines] == [2 * b.num_features * p * p for b, p in zip(bns, g.places)]
+    z, e = torch.randn(2, 8), torch.randn(2, 6)
+    before, _ = g(z, e)
+    assert torch.equal(before, g.model(torch.cat([z, g.condition(e)], 1)))
+    c = bns[0].num_features
+    with torch.no_grad():  # gamma = -1 (the map times 0) at place (0, 0) of the 4x4 map, for any caption
+        g.affines[0].bias.view(2, c, 4, 4)[0, :, 0, 0] = -1.0
+        after, _ = g(z, e)
+    changed = (after - before).abs().amax((0, 1)) > 0
+    assert changed[:4, :4].all() and not changed[20:, 20:].any()
+    rebuilt = build_from_spec(network_spec(g), "test")
+    rebuilt.load_state_dict(g.state_dict())
+    assert rebuilt.config["spatial"] == 8 and torch.equal(rebuilt.eval()(z, e)[0], after)
+    assert "spatial" not in TextConditionedGenerator(**SMALL_G, size=16, fusion=True).config  # older specs
+    with pytest.raises(ConfigError, match="needs fusion=true"):
+        TextConditionedGenerator(**SMALL_G, size=16, spatial=4)

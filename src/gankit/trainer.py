@@ -112,7 +112,6 @@ class Trainer:
             "sampler": self.batches.state_dict(),
             "preview": self.preview_in,
             "method": self.method.extra_state(),
-            "train_seconds": self.train_seconds,
         }
 
     def meta(self) -> dict:
@@ -158,7 +157,7 @@ class Trainer:
             self.batches.load_state_dict(ck.state["sampler"])
             restore_rng(ck.state["rng"], self.dist, self.method.device)
             self.preview_in = ck.state["preview"]
-            self.train_seconds = float(ck.state.get("train_seconds", 0.0))  # absent in older checkpoints
+            self.train_seconds = float(ck.meta.get("train_seconds", 0.0))  # wall time: meta, not the exact state
         except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as err:
             msg = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise CheckpointError(f"checkpoint '{ck.path}' does not fit this config ({type(err).__name__}: {msg}); "

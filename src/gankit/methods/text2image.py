@@ -53,6 +53,9 @@ class TextConfig:
     ca: bool = _opt(True, help="G: StackGAN's conditioning augmentation (else Linear + LeakyReLU, as Reed et al.)")
     g_fusion: bool = _opt(False, help="G: the condition also modulates every BatchNorm of G (DF-GAN-style affine, "
                                       "zero-initialised), not only the 1x1 input")
+    g_spatial: int = _opt(0, min=0, help="G (with g_fusion): the modulation of G's maps up to this side (e.g. 8) is "
+                                         "position-specific, so a caption naming two digits at two places can "
+                                         "modulate each place with its own digit (0: the same everywhere)")
     ca_kl: float = _opt(1.0, min=0.0, help="weight of the conditioning augmentation's KL term in G's loss")
     int_beta: float = _opt(0.5, min=0.0, max=1.0, help="GAN-INT: G is also judged on beta e1 + (1 - beta) e2 "
                                                         "(Reed et al.: 0.5; 0: off)")
@@ -117,7 +120,8 @@ class GanIntCls(ConditionalMethod):
             self.networks[name], self.specs[name] = net, network_spec(net)
         self.G = self._add("G", "TextConditionedGenerator", dict(z_dim=o.z_dim, text_dim=o.text_dim,
                                                                   cond_dim=o.cond_dim, channels=c, size=self.size,
-                                                                  width=o.g_width, ca=o.ca, fusion=o.g_fusion))
+                                                                  width=o.g_width, ca=o.ca, fusion=o.g_fusion,
+                                                                  spatial=o.g_spatial))
         self.D = self._add("D", "MatchingAwareDiscriminator", dict(channels=c, size=self.size, width=o.d_width,
                                                                     text_dim=o.text_dim, proj_dim=o.proj_dim,
                                                                     spectral_norm=o.spectral_norm,

@@ -206,17 +206,24 @@ class TextConditionedGenerator(nn.Module):
     in [-1, 1], kl): kl is the conditioning augmentation's KL term (a scalar; 0 with ca=False), to be
     added to G's loss with a weight; `generator` feeds CA's noise. With `fusion` the condition also
     modulates every BatchNorm of G (DF-GAN's deep fusion in spirit): h * (1 + gamma(c)) + beta(c), the
-    Linear layers giving gamma and beta initialised to zero, so G starts as the plain one."""
+    Linear layers giving gamma and beta initialised to zero, so G starts as the plain one. With `spatial` =
+    S > 0 (needs fusion) the modulation of the maps up to S x S is position-specific: gamma and beta are
+    (channels, side, side) maps given by the condition, so each place of the image can take its own part of
+    a caption that names two things at two places (the same global modulation everywhere blends them)."""
 
     def __init__(self, z_dim: int = 100, text_dim: int = 128, cond_dim: int = 128, channels: int = 1,
-                 size: int = 64, width: int = 64, ca: bool = True, fusion: bool = False):
+                 size: int = 64, width: int = 64, ca: bool = True, fusion: bool = False, spatial: int = 0):
         super().__init__()
         z_dim, text_dim, cond_dim = (check_int(k, v, 1) for k, v in
                                      (("z_dim", z_dim), ("text_dim", text_dim), ("cond_dim", cond_dim)))
         channels, size, width = check_int("channels", channels, 1), check_size(size), check_int("width", width, 1)
-        ca, fusion = check_bool("ca", ca), check_bool("fusion", fusion)
+        ca, fusion, spatial = check_bool("ca", ca), check_bool("fusion", fusion), check_int("spatial", spatial, 0)
+        if spatial and not fusion:
+            raise ConfigError(f"spatial={spatial} modulates G's BatchNorms by place and needs fusion=true")
         self.config = dict(z_dim=z_dim, text_dim=text_dim, cond_dim=cond_dim, channels=channels, size=size,
                            width=width, ca=ca, fusion=fusion)
+        if spatial:  # absent from older checkpoints' specs, which rebuild without it
+            self.config["spatial"] = spatial
         self.z_dim, self.text_dim = z_dim, text_dim
         self.condition = ConditioningAugmentation(text_dim, cond_dim) if ca else \
             nn.Sequential(nn.Linear(text_dim, cond_dim), nn.LeakyReLU(0.2))
@@ -224,15 +231,19 @@ class TextConditionedGenerator(nn.Module):
         layers: list[nn.Module] = [nn.Unflatten(1, (z_dim + cond_dim, 1, 1)),
                                    nn.ConvTranspose2d(z_dim + cond_dim, c, 4, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
         layers[1].reads_1x1 = True  # see nn.layers.to_channels_last
+        sides = [4]  # of each BatchNorm's map
         while side < size // 2:
             side, out = 2 * side, _width(2 * side, width)
             layers += [nn.ConvTranspose2d(c, out, 4, 2, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU()]
             c = out
+            sides.append(side)
         layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         init_dcgan_weights(self)
-        self.affines = nn.ModuleList(_zero_linear(cond_dim, 2 * m.num_features) for m in layers
-                                     if isinstance(m, nn.BatchNorm2d)) if fusion else None
+        norms = [m for m in layers if isinstance(m, nn.BatchNorm2d)]
+        self.places = [side if side <= spatial else 1 for side in sides]  # 1: the same modulation everywhere
+        self.affines = nn.ModuleList(_zero_linear(cond_dim, 2 * m.num_features * p * p) for m, p in
+                                     zip(norms, self.places)) if fusion else None
 
     def forward(self, z: torch.Tensor, text_emb: torch.Tensor,
                 generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -245,12 +256,13 @@ class TextConditionedGenerator(nn.Module):
         h = torch.cat([z, c.to(z.dtype)], 1)
         if self.affines is None:
             return self.model(h), kl
-        affines = iter(self.affines)
+        affines = iter(zip(self.affines, self.places))
         for layer in self.model:
             h = layer(h)
             if isinstance(layer, nn.BatchNorm2d):
-                gamma, beta = next(affines)(c.to(h.dtype)).chunk(2, 1)
-                h = h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+                affine, p = next(affines)
+                gamma, beta = affine(c.to(h.dtype)).view(h.shape[0], 2 * h.shape[1], p, p).chunk(2, 1)
+                h = h * (1 + gamma) + beta
         return h, kl
 
 
