@@ -273,7 +273,7 @@ class Trainer:
                     due_log = self.step % t.log_every == 0 or due_ckpt
                     record = self._flush() if due_log else None
                     self._tick()
-                    if marks and due_log:  # at log points, so that every rank saves at the same step
+                    if marks and due_log:  # at log points, where the host has waited for the queued GPU work
                         marks = self.snapshot(marks)
                     # ranks agree on stopping at log points; a single process stops after any step
                     stopping = any_rank(stop.requested, self.dist, self.method.device) if due_log else (
