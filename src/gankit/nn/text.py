@@ -221,9 +221,7 @@ class TextConditionedGenerator(nn.Module):
         if spatial and not fusion:
             raise ConfigError(f"spatial={spatial} modulates G's BatchNorms by place and needs fusion=true")
         self.config = dict(z_dim=z_dim, text_dim=text_dim, cond_dim=cond_dim, channels=channels, size=size,
-                           width=width, ca=ca, fusion=fusion)
-        if spatial:  # absent from older checkpoints' specs, which rebuild without it
-            self.config["spatial"] = spatial
+                           width=width, ca=ca, fusion=fusion, spatial=spatial)
         self.z_dim, self.text_dim = z_dim, text_dim
         self.condition = ConditioningAugmentation(text_dim, cond_dim) if ca else \
             nn.Sequential(nn.Linear(text_dim, cond_dim), nn.LeakyReLU(0.2))
