@@ -98,6 +98,7 @@ def _join(rank, world, port, fn, args):
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         fn(DistInfo(rank, world), *args)
+        dist.barrier()  # no rank tears gloo down while another still talks to it (an abort at exit, seen in CI)
     finally:
         dist.destroy_process_group()
 
