@@ -74,7 +74,7 @@ def train_run(run: Path, preset: str, overrides: List[str], seed: int, marks) ->
     """Train (or finish) one run with snapshots at `marks` minutes and a budget of the last mark."""
     budget = [f"train.snapshot_minutes=[{', '.join(f'{m:g}' for m in marks)}]", f"train.max_minutes={max(marks):g}"]
     if (run / "checkpoints" / "latest").is_file():
-        ck = load_checkpoint(run)
+        ck = load_checkpoint(run, trainer_state=False)
         left = max(marks) - ck.meta.get("train_seconds", 0.0) / 60
         if ck.step >= ck.meta["total_steps"] or left <= 0.01:
             return
@@ -105,10 +105,10 @@ def curve(run: Path, t: Target, args) -> dict:
     cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
     points = []
     for snap in sorted((run / "checkpoints").glob("minute-*"), key=lambda p: float(p.name.split("-", 1)[1])):
-        minutes = load_checkpoint(snap).meta["train_seconds"] / 60
+        minutes = load_checkpoint(snap, trainer_state=False).meta["train_seconds"] / 60
         points.append((float(snap.name.split("-", 1)[1]), minutes, score(snap, t, args.n, args, cache)))
         cache_file.write_text(json.dumps(cache, indent=1))
-    last = load_checkpoint(run)
+    last = load_checkpoint(run, trainer_state=False)
     final = {"minutes": last.meta["train_seconds"] / 60, "step": last.step, "total_steps": last.meta["total_steps"],
              "value": score(last.path, t, args.final_n, args, cache),
              "subset": score(last.path, t, args.n, args, cache)}
