@@ -19,7 +19,7 @@ from gankit.generator import load_generator
 from gankit.nn.layers import MinibatchDiscrimination
 
 NEW_PRESETS = ["mnist-wgan", "mnist-wgan-gp", "mnist-hinge-sn", "mnist-cgan",
-               "grid-wgan-gp", "grid-minibatch", "grid-gman", "grid-pacgan", "ring-pacgan"]
+               "grid-wgan-gp", "grid-minibatch", "grid-gman", "grid-pacgan", "grid-best", "ring-pacgan"]
 
 # What each preset must switch on; every stabiliser not listed must be off (checked too).
 STABILISERS = {
@@ -31,6 +31,7 @@ STABILISERS = {
     "grid-minibatch": {"mbd", "ema"},
     "grid-gman": {"gman", "ema"},
     "grid-pacgan": {"pack", "r1", "ema"},
+    "grid-best": {"pack", "r1", "ema"},
     "ring-pacgan": {"pack", "r1", "ema"},
 }
 STEPS = 2

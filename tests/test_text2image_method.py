@@ -118,7 +118,7 @@ def test_the_gan_phase_logs_the_matching_aware_values_and_keeps_e_frozen(run, tm
 @pytest.mark.parametrize("extra", [(), ("loss.name=hinge", "text.spectral_norm=true", "text.finetune=true",
                                         "text.diffaugment=translation,cutout", "text.ca=false",
                                         "text.match_weight=0.5", "text.hard_negatives=true",
-                                        "text.g_fusion=true", "text.g_spatial=8")],
+                                        "text.g_fusion=true", "text.g_spatial=8", "text.g_attention=8")],
                          ids=["default", "hinge-sn-finetune-diffaugment-match"])
 def test_resume_is_bit_exact_across_the_phase_boundary(mnist_dir, tmp_path, extra):
     """1 step, resumed to 3 (over the boundary at 2), resumed to 5 == 5 straight: weights, EMA, temperature,
@@ -276,6 +276,22 @@ def test_loaded_model_samples_prompts_without_the_data(run):
     assert path.shape == (5, 1, SIZE, SIZE)
     assert torch.allclose(path[0], model.sample(1, PROMPTS[0], seed=1)[0], atol=1e-5)
     assert torch.allclose(path[-1], model.sample(1, PROMPTS[1], seed=1)[0], atol=1e-5)
+
+
+def test_word_attention_trains_and_the_loaded_model_samples_and_interpolates_with_it(mnist_dir, tmp_path):
+    run_dir = train(mnist_dir, tmp_path / "attn", "text.g_attention=8", "text.g_fusion=true")
+    at_2, at_4 = weights(run_dir, 2), weights(run_dir)
+    attn = [k for k in at_4["G"] if k.startswith("attends.") and k.endswith("out.weight")]
+    assert len(attn) == 2 and all(not torch.equal(at_2["G"][k], at_4["G"][k]) for k in attn)  # G learns to attend
+    model = gankit.load(run_dir)
+    assert model.generator.config["attention"] == 8 and model.generator.config["word_dim"] == 16
+    text = model.embed(PROMPTS)
+    assert text.words.shape[:2] == text.bias.shape == (3, 6)  # the longest prompt, 6 words
+    many = model.sample(2, PROMPTS, seed=1)
+    assert torch.allclose(many[:2], model.sample(2, PROMPTS[0], seed=1), atol=1e-6)  # padding changes nothing
+    path = model.interpolate(PROMPTS[0], PROMPTS[2], steps=4, seed=1)
+    assert torch.allclose(path[0], many[0], atol=1e-5) and torch.allclose(path[-1], many[4], atol=1e-5)
+    assert not torch.allclose(path[1], path[0]) and not torch.allclose(path[1], path[-1])
 
 
 def test_loaded_model_refuses_bad_prompts_in_one_line(run):

@@ -360,3 +360,64 @@ def test_spatial_fusion_modulates_each_place_of_the_small_maps_with_its_own_gamm
     assert build_from_spec(old, "test").places == [1, 1]  # the same modulation everywhere
     with pytest.raises(ConfigError, match="needs fusion=true"):
         TextConditionedGenerator(**SMALL_G, size=16, spatial=4)
+
+
+def test_word_attention_starts_as_the_plain_generator_and_binds_places_to_words():
+    """attention=8 at 32 px: WordAttention on the 4x4 and 8x8 maps, none on 16x16; zero-initialised, G starts as
+    without it; it needs the words; padding never matters; a place reads the words, so changing one word's
+    features changes the image; the spec round trip and an older spec (no attention)."""
+    torch.manual_seed(0)
+    enc = TextEncoder(12, embed_dim=4, hidden=3, out_dim=6).eval()
+    g = TextConditionedGenerator(**SMALL_G, size=32, ca=False, fusion=True, attention=8, word_dim=6).eval()
+    assert [type(a).__name__ for a in g.attends] == ["WordAttention", "WordAttention", "Identity"]
+    tokens, length = captions([5, 3, 7], [4, 9])
+    text = enc.encode(tokens, length)
+    assert text.words.shape == (2, 3, 6) and torch.equal(text.sentence, enc(tokens, length))
+    assert torch.equal(text.bias, torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, -math.inf]]))
+    assert torch.equal(text.words[1, 2], torch.zeros(6))
+    z = torch.randn(2, 8)
+    before, _ = g(z, *text.inputs())
+    plain = TextConditionedGenerator(**SMALL_G, size=32, ca=False, fusion=True).eval()
+    plain.load_state_dict(g.state_dict(), strict=False)
+    assert torch.equal(before, plain(z, text.sentence)[0])
+    one_line_error("needs the caption's word features", g, z, text.sentence)
+    one_line_error(r"words have shape \(2, 3, 5\)", g, z, text.sentence, None, text.words[..., :5], text.bias)
+    with torch.no_grad():
+        for a in g.attends[:2]:
+            nn.init.normal_(a.out.weight)
+        after, _ = g(z, *text.inputs())
+        padded = enc.encode(*captions([5, 3, 7], [4, 9], pad=4))
+        assert torch.allclose(g(z, *padded.inputs())[0], after, atol=1e-5)  # padding weighs nothing
+        words = text.words.clone()
+        words[0, 1] += 1.0
+        moved, _ = g(z, text.sentence, None, words, text.bias)
+    assert not torch.allclose(after, before) and not torch.allclose(moved[0], after[0])
+    assert torch.equal(moved[1], after[1])
+    rebuilt = build_from_spec(network_spec(g), "test")
+    rebuilt.load_state_dict(g.state_dict())
+    assert rebuilt.config["attention"] == 8 and torch.equal(rebuilt.eval()(z, *text.inputs())[0], after)
+    old = network_spec(TextConditionedGenerator(**SMALL_G, size=16))
+    del old["config"]["attention"], old["config"]["word_dim"]  # a checkpoint written before the option
+    assert build_from_spec(old, "test").attends is None
+
+
+def test_text_embeddings_blend_sentences_and_weigh_each_captions_words():
+    from gankit.nn.word_attention import TextEmbedding, WordAttention
+
+    enc = TextEncoder(12, embed_dim=4, hidden=3, out_dim=6).eval()
+    with torch.no_grad():
+        a, b = enc.encode(*captions([5, 3, 7])), enc.encode(*captions([4, 9]))
+    mixed = TextEmbedding.lerp(a, b, torch.tensor([[0.0], [0.25], [1.0]]).expand(3, 1)[:1])
+    assert mixed.words.shape == (1, 5, 6) and torch.equal(mixed.bias[0, 3:], torch.full((2,), -math.inf))
+    half = TextEmbedding.lerp(a, b, 0.5)
+    assert torch.allclose(half.sentence, (a.sentence + b.sentence) / 2)
+    assert torch.allclose(half.bias, torch.full((1, 5), math.log(0.5)))
+    joined = TextEmbedding.cat([a, b])  # b padded to a's 3 words
+    assert joined.words.shape == (2, 3, 6) and joined.bias[1, 2] == -math.inf and len(joined) == 2
+    attend = WordAttention(channels=3, word_dim=6, dim=4)
+    h = torch.randn(1, 3, 2, 2)
+    w = attend.weights(h, half.words, half.bias)
+    assert torch.allclose(w.sum(-1), torch.ones(1, 4))
+    w_a = attend.weights(h, a.words, a.bias)  # with t = 0, b's words weigh nothing
+    assert torch.allclose(attend.weights(h, mixed.words, mixed.bias)[..., :3], w_a, atol=1e-6)
+    assert torch.equal(TextEmbedding.cat([TextEmbedding(a.sentence)] * 2).sentence, a.sentence.repeat(2, 1))

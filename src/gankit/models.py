@@ -18,6 +18,7 @@ from .checkpoint import split_weights
 from .errors import CheckpointError, ConfigError, DataError
 from .generator import LoadedGenerator, load_generator, load_weights, read_checkpoint
 from .nn.translation import build_from_spec
+from .nn.word_attention import TextEmbedding
 from .tiling import translate_any_size
 
 Images = Union[torch.Tensor, Sequence[torch.Tensor]]
@@ -186,10 +187,14 @@ class TextToImage(ImageModel):
         self.eval()
 
     @torch.no_grad()
-    def embed(self, prompts: Sequence[str], strict: bool = True) -> torch.Tensor:
-        """E's embeddings (P, text_dim) of the prompts; unknown words are an error, or <unk> without `strict`."""
+    def embed(self, prompts: Sequence[str], strict: bool = True) -> TextEmbedding:
+        """E's view of the prompts (sentence vectors (P, text_dim), and the words where G attends to them);
+        unknown words are an error, or <unk> without `strict`."""
         tokens, length = self.vocabulary.encode_batch(list(prompts), strict=strict)
-        return self.encoder(tokens.to(self.device), length.clamp(min=1).to(self.device))
+        tokens, length = tokens.to(self.device), length.clamp(min=1).to(self.device)
+        if getattr(self.generator, "attends", None) is not None:
+            return self.encoder.encode(tokens, length)
+        return TextEmbedding(self.encoder(tokens, length))
 
     def noise(self, n: int, seed: Optional[int], z: Optional[torch.Tensor]) -> torch.Tensor:
         """`z` checked to be (n, z_dim), or n noise vectors drawn from `seed`."""
@@ -204,9 +209,9 @@ class TextToImage(ImageModel):
         return z.float()
 
     @torch.no_grad()
-    def draw(self, z: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-        """G's images (N, C, H, W) in [-1, 1] on the CPU for N noise vectors and N embeddings."""
-        return self.generator(z.to(self.device), e.to(self.device))[0].float().clamp(-1, 1).cpu()
+    def draw(self, z: torch.Tensor, e: TextEmbedding) -> torch.Tensor:
+        """G's images (N, C, H, W) in [-1, 1] on the CPU for N noise vectors and N captions (`embed`)."""
+        return self.generator(z.to(self.device), *e.to(self.device).inputs())[0].float().clamp(-1, 1).cpu()
 
     def sample(self, n: int, text: Union[str, Sequence[str]], seed: Optional[int] = 0,
                z: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -218,16 +223,17 @@ class TextToImage(ImageModel):
             raise ConfigError(f"text must be a prompt (str) or a non-empty list of prompts, got {text!r}"[:200])
         z = self.noise(n, seed, z)
         e = self.embed(prompts)
-        return self.draw(z.repeat(len(prompts), 1), e.repeat_interleave(n, 0))
+        return self.draw(z.repeat(len(prompts), 1), e.repeat_interleave(n))
 
     def interpolate(self, text_a: str, text_b: str, steps: int = 8, seed: Optional[int] = 0) -> torch.Tensor:
         """`steps` images (steps, C, H, W) from one noise vector, the embedding moving linearly from `text_a`'s
         to `text_b`'s."""
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
             raise ConfigError(f"interpolate needs steps >= 2 (an integer), got {steps!r}")
-        a, b = self.embed([text_a, text_b])
-        t = torch.linspace(0, 1, steps, device=a.device)[:, None]
-        return self.draw(self.noise(1, seed, None).expand(steps, -1), torch.lerp(a, b, t))
+        e = self.embed([text_a, text_b])
+        a, b = (e.take(slice(k, k + 1)).repeat_interleave(steps) for k in (0, 1))
+        t = torch.linspace(0, 1, steps, device=e.sentence.device)[:, None]
+        return self.draw(self.noise(1, seed, None).expand(steps, -1), TextEmbedding.lerp(a, b, t))
 
 
 def pad_at_least(x: torch.Tensor, side: int) -> torch.Tensor:

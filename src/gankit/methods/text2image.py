@@ -9,8 +9,10 @@ D's loss (Reed et al., Alg. 1) with s_r = D(x, e), s_w = D(x, e_w), s_f = D(G(z,
 caption: d_loss(s_r, [s_w, s_f]), i.e. the real term + 1/2 x the fake term of s_w + 1/2 x that of s_f, for
 every `loss.name`. G's loss: g_loss(D(G(z, e), e)) + g_loss(D(G(z', e_i), e_i)) with e_i = beta e + (1 - beta)
 e_w (GAN-INT; text.int_beta = beta, 0: off) + text.ca_kl x the conditioning augmentation's KL. e_w comes from
-`mismatched`; text.diffaugment augments every image D sees. Previews and loaded models use the EMA of G
-(text.ema); checkpoints carry the vocabulary in meta["tasks"]["sample_text"], so sampling needs no data.
+`mismatched`; text.diffaugment augments every image D sees. With text.g_attention G also reads E's word
+features (`nn.word_attention`); GAN-INT then attends over both captions' words, each weighted by its share.
+Previews and loaded models use the EMA of G (text.ema); checkpoints carry the vocabulary in
+meta["tasks"]["sample_text"], so sampling needs no data.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from ..errors import ConfigError, DataError
 from ..monitor.images import save_grid
 from ..nn.text import JointEmbedding, contrastive_loss, similarity
 from ..nn.translation import network_spec
+from ..nn.word_attention import TextEmbedding
 from .conditional import PREVIEW_ITEMS, ConditionalMethod
 
 PRETRAIN_BETAS = (0.9, 0.999)  # Adam's own: the contrastive phase is not a GAN
@@ -53,6 +56,8 @@ class TextConfig:
     ca: bool = _opt(True, help="G: StackGAN's conditioning augmentation (else Linear + LeakyReLU, as Reed et al.)")
     g_fusion: bool = _opt(False, help="G: the condition also modulates every BatchNorm of G (DF-GAN-style affine, "
                                       "zero-initialised), not only the 1x1 input")
+    g_attention: int = _opt(0, min=0, help="G: word-level attention (AttnGAN in spirit) modulates G's maps up to "
+                                             "this side (e.g. 16): each place looks up the caption's words (0: off)")
     g_spatial: int = _opt(0, min=0, help="G (with g_fusion): the modulation of G's maps up to this side (e.g. 8) is "
                                          "position-specific, so a caption naming two digits at two places can "
                                          "modulate each place with its own digit (0: the same everywhere; on "
@@ -122,7 +127,8 @@ class GanIntCls(ConditionalMethod):
         self.G = self._add("G", "TextConditionedGenerator", dict(z_dim=o.z_dim, text_dim=o.text_dim,
                                                                   cond_dim=o.cond_dim, channels=c, size=self.size,
                                                                   width=o.g_width, ca=o.ca, fusion=o.g_fusion,
-                                                                  spatial=o.g_spatial))
+                                                                  spatial=o.g_spatial, attention=o.g_attention,
+                                                                  word_dim=2 * o.hidden))
         self.D = self._add("D", "MatchingAwareDiscriminator", dict(channels=c, size=self.size, width=o.d_width,
                                                                     text_dim=o.text_dim, proj_dim=o.proj_dim,
                                                                     spectral_norm=o.spectral_norm,
@@ -177,6 +183,12 @@ class GanIntCls(ConditionalMethod):
                 "temperature": self.joint.temperature.detach(),
                 "grad_norm_e": self.update("E", loss, [self.E, self.I])}
 
+    def encode_text(self, encoder: nn.Module, tokens: torch.Tensor, length: torch.Tensor) -> TextEmbedding:
+        """E's view of captions as G reads them: the sentences, and the words where G attends to them."""
+        if self.opts.g_attention:
+            return encoder(tokens, length, words=True)
+        return TextEmbedding(encoder(tokens, length))
+
     def hard_text(self, encoder: nn.Module, batch) -> Optional[torch.Tensor]:
         """E's embedding of the batch's contrast captions (with text.hard_negatives), else None."""
         return encoder(batch["hard_tokens"], batch["hard_length"]) if self.opts.hard_negatives else None
@@ -197,18 +209,20 @@ class GanIntCls(ConditionalMethod):
         o = self.opts
         wrong = mismatched(batch)
         with torch.no_grad() if not o.finetune else contextlib.nullcontext(), self.autocast():
-            e = self.trained("E")(batch["tokens"], batch["length"])
+            text = self.encode_text(self.trained("E"), batch["tokens"], batch["length"])
             e_hard = self.hard_text(self.trained("E"), batch)
-        n, e_g = len(e), e.detach()
+        e, t_g = text.sentence, text.detach()
+        n, e_g = len(e), t_g.sentence
         e_wrong = e[wrong]
         if e_hard is not None:  # every other item: its contrast caption instead of another item's
             e_wrong = torch.where((torch.arange(n, device=e.device) % 2 == 0)[:, None], e_hard, e_wrong)
-        z, e_in = self.global_randn(n, o.z_dim), e_g
+        z, t_in = self.global_randn(n, o.z_dim), t_g
         if o.int_beta > 0:  # GAN-INT: a second batch on interpolated captions, judged by D for G's loss only
             z = torch.cat([z, self.global_randn(n, o.z_dim)])
-            e_in = torch.cat([e_g, torch.lerp(e_g[wrong], e_g, o.int_beta)])
+            t_in = TextEmbedding.cat([t_g, TextEmbedding.lerp(t_g.take(wrong), t_g, o.int_beta)])
+        e_in = t_in.sentence
         with self.autocast():
-            images, kl = self.trained("G")(z, e_in)
+            images, kl = self.trained("G")(z, *t_in.inputs())
         fake = images[:n]
         self.discriminators_trainable(["D"], True)
         with self.autocast():
@@ -249,9 +263,9 @@ class GanIntCls(ConditionalMethod):
         z = torch.randn(n, self.opts.z_dim, generator=gen).to(self.device)
         tokens, length = self.stat_text
         pick = torch.randint(len(length), (n,), generator=gen)
-        e = self.E(tokens[pick].to(self.device), length[pick].to(self.device))
+        text = self.encode_text(self.E, tokens[pick].to(self.device), length[pick].to(self.device))
         ca = torch.Generator(self.device).manual_seed(int(torch.randint(1 << 62, (1,), generator=gen)))
-        return z, e, ca
+        return (z, *text.inputs(ca))
 
     def preview_inputs(self, n: int, seed: int) -> Dict[str, torch.Tensor]:
         """The first `PREVIEW_ITEMS` captions of the training data's fixed items and one noise per column."""
@@ -267,8 +281,8 @@ class GanIntCls(ConditionalMethod):
         was = g.training
         g.eval()
         with self.autocast() if amp else contextlib.nullcontext():
-            e = self.E(tokens.to(self.device), length.to(self.device))
-            out, _ = g(z.to(self.device), e)
+            text = self.encode_text(self.E, tokens.to(self.device), length.to(self.device))
+            out, _ = g(z.to(self.device), *text.inputs())
         g.train(was)
         return out.float()
 

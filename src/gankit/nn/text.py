@@ -13,12 +13,13 @@ from typing import Optional, Union
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..errors import ConfigError
 from .base import D_NORMS, check_choice, check_int, make_norm
 from .layers import append_features, apply_spectral_norm, init_dcgan_weights
 from .srresnet import check_bool
+from .word_attention import TextEmbedding, WordAttention, check_words, padding_bias
 
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp on the learnable inverse temperature
 
@@ -67,7 +68,8 @@ class TextEncoder(nn.Module):
     """Word embeddings (padding_idx 0) -> `layers`-layer bidirectional GRU over the packed captions (the
     padding is never read, so a caption's embedding does not depend on the padded length) -> sentence
     vector = the top layer's last forward and last backward states, concatenated -> Linear to out_dim.
-    forward(tokens (N, L) int64, length (N,) int64 in [1, L]) -> float (N, out_dim)."""
+    forward(tokens (N, L) int64, length (N,) int64 in [1, L]) -> float (N, out_dim); with words=True (or
+    encode()) a TextEmbedding that also holds the word features (N, L, 2 x hidden)."""
 
     def __init__(self, vocab_size: int, embed_dim: int = 64, hidden: int = 128, out_dim: int = 128, layers: int = 1):
         super().__init__()
@@ -80,7 +82,7 @@ class TextEncoder(nn.Module):
         self.rnn = nn.GRU(embed_dim, hidden, num_layers=layers, batch_first=True, bidirectional=True)
         self.proj = nn.Linear(2 * hidden, out_dim)
 
-    def forward(self, tokens: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, length: torch.Tensor, words: bool = False):
         if tokens.dim() != 2 or 0 in tokens.shape or tokens.is_floating_point() or tokens.dtype == torch.bool:
             raise ConfigError(f"TextEncoder tokens have shape {tuple(tokens.shape)} ({tokens.dtype}); "
                               f"expected (N, L) int64 token ids, N and L >= 1")
@@ -99,8 +101,17 @@ class TextEncoder(nn.Module):
                               f"[0, {self.vocab_size - 1}] (vocab_size={self.vocab_size}: use the tokenizer it "
                               f"was built with)")
         packed = pack_padded_sequence(self.embed(tokens), lengths, batch_first=True, enforce_sorted=False)
-        _, h = self.rnn(packed)  # (layers * 2, N, hidden), back in the input order
-        return self.proj(torch.cat([h[-2], h[-1]], 1)).float()
+        out, h = self.rnn(packed)  # h: (layers * 2, N, hidden), back in the input order
+        sentence = self.proj(torch.cat([h[-2], h[-1]], 1)).float()
+        if not words:
+            return sentence
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])
+        return TextEmbedding(sentence, out.float(), padding_bias(length.to(out.device), tokens.shape[1]))
+
+    def encode(self, tokens: torch.Tensor, length: torch.Tensor) -> TextEmbedding:
+        """The sentence vectors with the word features (the top layer's outputs, both directions: (N, L, 2 x
+        hidden), zero at the padding) and their padding bias, for a generator with word attention."""
+        return self.forward(tokens, length, words=True)
 
 
 class ImageEncoder(nn.Module):
@@ -209,20 +220,25 @@ class TextConditionedGenerator(nn.Module):
     Linear layers giving gamma and beta initialised to zero, so G starts as the plain one. With `spatial` =
     S > 0 (needs fusion) the modulation of the maps up to S x S is position-specific: gamma and beta are
     (channels, side, side) maps given by the condition, so each place of the image can take its own part of
-    a caption that names two things at two places (the same global modulation everywhere blends them)."""
+    a caption that names two things at two places (the same global modulation everywhere blends them). With
+    `attention` = A > 0 the maps up to A x A are also modulated by word attention (`WordAttention`: each place
+    looks up the caption's words, of size word_dim); forward then needs words and word_bias
+    (TextEncoder.encode)."""
 
     def __init__(self, z_dim: int = 100, text_dim: int = 128, cond_dim: int = 128, channels: int = 1,
-                 size: int = 64, width: int = 64, ca: bool = True, fusion: bool = False, spatial: int = 0):
+                 size: int = 64, width: int = 64, ca: bool = True, fusion: bool = False, spatial: int = 0,
+                 attention: int = 0, word_dim: int = 256):
         super().__init__()
         z_dim, text_dim, cond_dim = (check_int(k, v, 1) for k, v in
                                      (("z_dim", z_dim), ("text_dim", text_dim), ("cond_dim", cond_dim)))
         channels, size, width = check_int("channels", channels, 1), check_size(size), check_int("width", width, 1)
         ca, fusion, spatial = check_bool("ca", ca), check_bool("fusion", fusion), check_int("spatial", spatial, 0)
+        attention, word_dim = check_int("attention", attention, 0), check_int("word_dim", word_dim, 1)
         if spatial and not fusion:
             raise ConfigError(f"spatial={spatial} modulates G's BatchNorms by place and needs fusion=true")
         self.config = dict(z_dim=z_dim, text_dim=text_dim, cond_dim=cond_dim, channels=channels, size=size,
-                           width=width, ca=ca, fusion=fusion, spatial=spatial)
-        self.z_dim, self.text_dim = z_dim, text_dim
+                           width=width, ca=ca, fusion=fusion, spatial=spatial, attention=attention, word_dim=word_dim)
+        self.z_dim, self.text_dim, self.word_dim = z_dim, text_dim, word_dim
         self.condition = ConditioningAugmentation(text_dim, cond_dim) if ca else \
             nn.Sequential(nn.Linear(text_dim, cond_dim), nn.LeakyReLU(0.2))
         c, side = _width(4, width), 4
@@ -242,25 +258,34 @@ class TextConditionedGenerator(nn.Module):
         self.places = [side if side <= spatial else 1 for side in sides]  # 1: the same modulation everywhere
         self.affines = nn.ModuleList(_zero_linear(cond_dim, 2 * m.num_features * p * p) for m, p in
                                      zip(norms, self.places)) if fusion else None
+        self.attends = nn.ModuleList(WordAttention(m.num_features, word_dim, cond_dim) if side <= attention
+                                     else nn.Identity() for m, side in zip(norms, sides)) if attention else None
 
-    def forward(self, z: torch.Tensor, text_emb: torch.Tensor,
-                generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, z: torch.Tensor, text_emb: torch.Tensor, generator: Optional[torch.Generator] = None,
+                words: Optional[torch.Tensor] = None,
+                word_bias: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
         check_vectors("TextConditionedGenerator", "z", z, self.z_dim)
         check_vectors("TextConditionedGenerator", "text embedding", text_emb, self.text_dim, z.shape[0])
+        if self.attends is not None:
+            check_words("TextConditionedGenerator", words, word_bias, z.shape[0], self.word_dim)
         if isinstance(self.condition, ConditioningAugmentation):
             c, kl = self.condition(text_emb, generator)
         else:
             c, kl = self.condition(text_emb), z.new_zeros((), dtype=torch.float32)
         h = torch.cat([z, c.to(z.dtype)], 1)
-        if self.affines is None:
+        if self.affines is None and self.attends is None:
             return self.model(h), kl
-        affines = iter(zip(self.affines, self.places))
+        k = 0  # BatchNorms passed
         for layer in self.model:
             h = layer(h)
             if isinstance(layer, nn.BatchNorm2d):
-                affine, p = next(affines)
-                gamma, beta = affine(c.to(h.dtype)).view(h.shape[0], 2 * h.shape[1], p, p).chunk(2, 1)
-                h = h * (1 + gamma) + beta
+                if self.affines is not None:
+                    p = self.places[k]
+                    gamma, beta = self.affines[k](c.to(h.dtype)).view(h.shape[0], 2 * h.shape[1], p, p).chunk(2, 1)
+                    h = h * (1 + gamma) + beta
+                if self.attends is not None and isinstance(self.attends[k], WordAttention):
+                    h = self.attends[k](h, words, word_bias)
+                k += 1
         return h, kl
 
 
