@@ -11,7 +11,9 @@ of the same run:
 - label-only oracle: the caption's digits (real MNIST test digits) at a random layout: what any generator
   that reads the digits but ignores the position words would at best reach (an upper bound of a
   label-conditioned GAN, with no GAN errors);
-- GAN-INT-CLS, and the same generator given shuffled captions (its images do follow the text).
+- GAN-INT-CLS as the preset has it (G with word attention, `text.g_attention`), the same generator given
+  shuffled captions (its images do follow the text), and GAN-INT-CLS with the sentence vector alone (the
+  preset with text.g_attention=0: what the attention adds).
 
 Picture: a grid of prompts (rows; seen and held-out) x 8 noise vectors (columns).
 
@@ -36,7 +38,10 @@ from gankit.data.captioned_mnist import captioned_mnist, draw, held_out  # noqa:
 from gankit.metrics.text import MIN_INK, MIN_INSIDE, TextNets, text_results  # noqa: E402
 from gankit.monitor.images import save_grid  # noqa: E402
 
-RUN, PRESET = "gan-int-cls", "captioned-mnist-gan-int-cls"
+PRESET = "captioned-mnist-gan-int-cls"
+# row -> (run folder under --runs, overrides of the preset): the first is the preset (its shuffled row and the grid)
+GANS = {"GAN-INT-CLS + word attention (the preset)": ("gan-int-cls", []),
+        "GAN-INT-CLS, sentence vector only (text.g_attention=0)": ("gan-int-cls-sentence", ["text.g_attention=0"])}
 # CUB-200 birds (different data: 64x64 to 256x256 photos, free-form captions): for scale only
 PUBLISHED = {"AttnGAN (Xu et al. 2018), CUB": ("R-precision 67.82 %", "FID 23.98 (DF-GAN's table)"),
              "DF-GAN (Tao et al. 2022), CUB": ("—", "FID 12.10 (some report 14.81)")}
@@ -83,7 +88,7 @@ def main() -> int:
     data = captioned_mnist(dir=args.data, split="test", n=args.n)
     names = ["caption_acc", "r_precision"] + ([] if args.no_fid else ["fid"])
     nets = TextNets(names, inception_weights=args.inception_weights)
-    model = gankit.load(runs / RUN) if (runs / RUN / "checkpoints").is_dir() else None
+    models = {name: gankit.load(runs / run) for name, (run, _) in GANS.items() if (runs / run / "checkpoints").is_dir()}
     real = lambda b, z: b["image"]  # noqa: E731
     oracle = random_layouts(data, torch.Generator().manual_seed(0))
     # (generate, shuffled captions, FID): FID only where the images are not the reference images themselves
@@ -91,26 +96,27 @@ def main() -> int:
     rows = {"real images, true captions (ceiling)": (real, False, False),
             "real images, shuffled captions (chance)": (real, True, False),
             "label-only oracle (right digits, random layout)": (oracle, False, True)}
-    if model is not None:
-        gen = lambda b, z: model.draw(z, model.embed(b["text"], strict=False))  # noqa: E731
-        rows.update({"GAN-INT-CLS": (gen, False, True), "GAN-INT-CLS, shuffled captions": (gen, True, False)})
+    for k, (name, model) in enumerate(models.items()):
+        gen = (lambda m: lambda b, z: m.draw(z, m.embed(b["text"], strict=False)))(model)
+        rows[name] = (gen, False, True)
+        if k == 0 and name == next(iter(GANS)):
+            rows["the preset, shuffled captions"] = (gen, True, False)
+    z_dim = next(iter(models.values())).z_dim if models else 1
     table, lines = {}, []
     for name, (fn, shuffle, fid) in rows.items():
         t = Timer()
         generate = (lambda f: lambda b, z: f(shuffled(b), z))(fn) if shuffle else fn
-        z_dim, protocol = model.z_dim if model else 1, {"row": name}
+        protocol = {"row": name}
         results = text_results(generate, data, [m for m in names if m != "fid"], nets, z_dim=z_dim, protocol=protocol)
         if fid and "fid" in names:
             results += text_results(generate, data, ["fid"], nets, z_dim=z_dim, protocol=protocol, limit=args.fid_n)
         table[name] = {r.name: r.values for r in results}
         lines += [f"{name}: {r.line()}" for r in results]
         log(f"{name}: {json.dumps(table[name])} ({t})")
-    if model is not None:
-        grid(model)
-    facts = {}
+    if models:
+        grid(next(iter(models.values())))
     times = read_times(runs / "times.txt")
-    if model is not None:
-        facts["GAN-INT-CLS"] = training_facts(runs / RUN, PRESET, [], times)
+    facts = {name: training_facts(runs / GANS[name][0], PRESET, GANS[name][1], times) for name in models}
     write_result(args.out, report(table, facts, lines, data, timer, nets, min(args.fid_n, len(data))))
     (RESULTS / "text2image.json").write_text(json.dumps({"rows": table, "training": facts}, indent=1, default=str))
     return 0
