@@ -153,14 +153,16 @@ def conv_backward_flops(grad_out_shape, x_shape, w_shape, _bias, _stride, _paddi
 
 
 def count_flops(preset: str, overrides: list[str], device: torch.device) -> int:
-    """Model FLOPs of one full step (one D and one G update), counted on an eager fp32 step."""
+    """Model FLOPs of one full step (one D and one G update), counted on an eager fp32 step of the GAN phase
+    (after a text2image run's contrastive pre-training steps)."""
     threads = torch.get_num_threads()
     try:
         _, method, batches = build(preset, overrides, device)
-        method.train_step(batches, 0)
+        start = int(getattr(getattr(method, "opts", None), "pretrain_steps", 0) or 0)
+        method.train_step(batches, start)
         with FlopCounterMode(display=False,
                              custom_mapping={torch.ops.aten.convolution_backward: conv_backward_flops}) as counter:
-            method.train_step(batches, 1)
+            method.train_step(batches, start + 1)
         return counter.get_total_flops()
     finally:
         torch.set_num_threads(threads)
