@@ -133,8 +133,9 @@ def training_facts(run: Path, preset: str, overrides: list, times: dict) -> dict
     cfg = yaml_config(run)
     steps, batch = cfg["train"]["steps"], cfg["train"]["batch_size"]
     latest = run / "checkpoints" / "latest"  # a run stopped by train.max_minutes ends before train.steps
-    if latest.is_file() and latest.read_text().strip().startswith("step-"):
-        steps = int(latest.read_text().strip()[5:])
+    name = latest.read_text().strip() if latest.is_file() else ""
+    if name.startswith("step-"):
+        steps = int(name[5:])
     seconds = times.get(run.name)
     data = [f"data.{k}={cfg['data'][k]}" for k in ("dir", "test_dir") if cfg["data"].get(k)]
     flops = count_flops(preset, overrides + data, torch.device("cpu"))

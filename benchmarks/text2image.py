@@ -96,10 +96,10 @@ def main() -> int:
     rows = {"real images, true captions (ceiling)": (real, False, False),
             "real images, shuffled captions (chance)": (real, True, False),
             "label-only oracle (right digits, random layout)": (oracle, False, True)}
-    for k, (name, model) in enumerate(models.items()):
+    for name, model in models.items():
         gen = (lambda m: lambda b, z: m.draw(z, m.embed(b["text"], strict=False)))(model)
         rows[name] = (gen, False, True)
-        if k == 0 and name == next(iter(GANS)):
+        if name == next(iter(GANS)):
             rows["the preset, shuffled captions"] = (gen, True, False)
     z_dim = next(iter(models.values())).z_dim if models else 1
     table, lines = {}, []

@@ -18,7 +18,7 @@ from .checkpoint import split_weights
 from .errors import CheckpointError, ConfigError, DataError
 from .generator import LoadedGenerator, load_generator, load_weights, read_checkpoint
 from .nn.translation import build_from_spec
-from .nn.word_attention import TextEmbedding
+from .nn.word_attention import TextEmbedding, caption_batch
 from .tiling import translate_any_size
 
 Images = Union[torch.Tensor, Sequence[torch.Tensor]]
@@ -191,10 +191,8 @@ class TextToImage(ImageModel):
         """E's view of the prompts (sentence vectors (P, text_dim), and the words where G attends to them);
         unknown words are an error, or <unk> without `strict`."""
         tokens, length = self.vocabulary.encode_batch(list(prompts), strict=strict)
-        tokens, length = tokens.to(self.device), length.clamp(min=1).to(self.device)
-        if getattr(self.generator, "attends", None) is not None:
-            return self.encoder.encode(tokens, length)
-        return TextEmbedding(self.encoder(tokens, length))
+        return caption_batch(self.encoder, tokens.to(self.device), length.clamp(min=1).to(self.device),
+                             self.generator.reads_words)
 
     def noise(self, n: int, seed: Optional[int], z: Optional[torch.Tensor]) -> torch.Tensor:
         """`z` checked to be (n, z_dim), or n noise vectors drawn from `seed`."""

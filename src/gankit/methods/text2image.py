@@ -32,7 +32,7 @@ from ..errors import ConfigError, DataError
 from ..monitor.images import save_grid
 from ..nn.text import JointEmbedding, contrastive_loss, similarity
 from ..nn.translation import network_spec
-from ..nn.word_attention import TextEmbedding
+from ..nn.word_attention import TextEmbedding, caption_batch
 from .conditional import PREVIEW_ITEMS, ConditionalMethod
 
 PRETRAIN_BETAS = (0.9, 0.999)  # Adam's own: the contrastive phase is not a GAN
@@ -185,9 +185,7 @@ class GanIntCls(ConditionalMethod):
 
     def encode_text(self, encoder: nn.Module, tokens: torch.Tensor, length: torch.Tensor) -> TextEmbedding:
         """E's view of captions as G reads them: the sentences, and the words where G attends to them."""
-        if self.opts.g_attention:
-            return encoder(tokens, length, words=True)
-        return TextEmbedding(encoder(tokens, length))
+        return caption_batch(encoder, tokens, length, self.G.reads_words)
 
     def hard_text(self, encoder: nn.Module, batch) -> Optional[torch.Tensor]:
         """E's embedding of the batch's contrast captions (with text.hard_negatives), else None."""

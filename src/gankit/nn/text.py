@@ -261,6 +261,11 @@ class TextConditionedGenerator(nn.Module):
         self.attends = nn.ModuleList(WordAttention(m.num_features, word_dim, cond_dim) if side <= attention
                                      else nn.Identity() for m, side in zip(norms, sides)) if attention else None
 
+    @property
+    def reads_words(self) -> bool:
+        """Whether forward needs the caption's word features (attention > 0)."""
+        return self.attends is not None
+
     def forward(self, z: torch.Tensor, text_emb: torch.Tensor, generator: Optional[torch.Generator] = None,
                 words: Optional[torch.Tensor] = None,
                 word_bias: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -76,6 +76,11 @@ class TextEmbedding:
         return self.sentence, generator, self.words, self.bias
 
 
+def caption_batch(encoder: nn.Module, tokens: torch.Tensor, length: torch.Tensor, words: bool) -> TextEmbedding:
+    """A TextEncoder's view of captions as a generator reads them: the sentences, and the words where `words`."""
+    return encoder(tokens, length, words=True) if words else TextEmbedding(encoder(tokens, length))
+
+
 def padding_bias(length: torch.Tensor, width: int) -> torch.Tensor:
     """float (N, width): 0 at the first length[i] places of row i, -inf after them."""
     ar = torch.arange(width, device=length.device)
@@ -123,4 +128,4 @@ def check_words(net: str, words: Optional[torch.Tensor], bias: Optional[torch.Te
                           f"({n}, L, {word_dim}) and ({n}, L)")
 
 
-__all__: List[str] = ["TextEmbedding", "WordAttention", "check_words", "padding_bias"]
+__all__: List[str] = ["TextEmbedding", "WordAttention", "caption_batch", "check_words", "padding_bias"]
