@@ -139,8 +139,12 @@ def training_facts(run: Path, preset: str, overrides: list, times: dict) -> dict
     seconds = times.get(run.name)
     data = [f"data.{k}={cfg['data'][k]}" for k in ("dir", "test_dir") if cfg["data"].get(k)]
     flops = count_flops(preset, overrides + data, torch.device("cpu"))
-    facts = {"steps": steps, "batch": batch, "seconds": seconds, "flops_per_step": flops,
-             "amp": cfg["train"].get("amp") or "none"}
+    amp = cfg["train"].get("amp") or "off"
+    if latest.is_file():  # what autocast ran as (train.amp=auto resolves per machine), where the run says it
+        from gankit.checkpoint import load_checkpoint
+
+        amp = load_checkpoint(run, trainer_state=False).meta.get("amp", amp)
+    facts = {"steps": steps, "batch": batch, "seconds": seconds, "flops_per_step": flops, "amp": amp}
     if seconds:
         facts["images_per_s"] = steps * batch / seconds
         facts["gflops"] = flops * steps / seconds / 1e9

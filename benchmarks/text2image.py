@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_common import (INCEPTION, RESULTS, Timer, log, read_times, training_facts,  # noqa: E402
+from eval_common import (INCEPTION, RESULTS, Timer, log, read_times, today, training_facts,  # noqa: E402
                          training_footer, write_result)
 
 import gankit  # noqa: E402
@@ -117,9 +117,23 @@ def main() -> int:
         grid(next(iter(models.values())))
     times = read_times(runs / "times.txt")
     facts = {name: training_facts(runs / GANS[name][0], PRESET, GANS[name][1], times) for name in models}
-    write_result(args.out, report(table, facts, lines, data, timer, nets, min(args.fid_n, len(data))))
-    (RESULTS / "text2image.json").write_text(json.dumps({"rows": table, "training": facts}, indent=1, default=str))
+    earlier = carried(RESULTS / "text2image.json", table)
+    write_result(args.out, report(table, facts, lines, data, timer, nets, min(args.fid_n, len(data)), earlier))
+    (RESULTS / "text2image.json").write_text(json.dumps({"date": today(), "rows": table, "training": facts,
+                                                         "earlier": earlier}, indent=1, default=str))
     return 0
+
+
+def carried(path: Path, table: dict) -> dict:
+    """The GAN rows of the previous results file that this run did not score (their run folders are not on this
+    machine), each with the date it was scored and its training facts, so the table's comparisons outlive them."""
+    if not path.is_file():
+        return {}
+    old = json.loads(path.read_text())
+    kept = {name: row for name, row in old.get("earlier", {}).items() if name not in table}
+    kept.update({name: {"date": old.get("date", "earlier"), "values": old["rows"][name], "training": facts}
+                 for name, facts in old.get("training", {}).items() if name not in table and name in old["rows"]})
+    return kept
 
 
 def grid(model) -> None:
@@ -133,22 +147,40 @@ def _pct(values: dict, key: str) -> str:
     return "—" if v is None else f"{100 * v:.1f} %"
 
 
-def report(table: dict, facts: dict, lines: list, data, timer, nets, fid_n: int) -> str:
-    head = ("| row | caption acc. seen | caption acc. held-out | one digit | two digits | R-precision seen | "
-            "R-precision held-out | FID (all) | FID held-out |\n|---|---|---|---|---|---|---|---|---|\n")
-    body = ""
-    for name, r in table.items():
-        fid = r.get("fid", {})
-        cell = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
-        body += (f"| {name} | {_pct(r['caption_acc'], 'seen')} | {_pct(r['caption_acc'], 'held_out')} | "
-                 f"{_pct(r['caption_acc'], 'one_digit')} | {_pct(r['caption_acc'], 'two_digits')} | "
-                 f"{_pct(r['r_precision'], 'seen')} | {_pct(r['r_precision'], 'held_out')} | "
-                 f"{cell(fid.get('value'))} | {cell(fid.get('held_out'))} |\n")
+def _row(name: str, r: dict) -> str:
+    """One table row of a scored generator."""
+    fid = r.get("fid", {})
+    cell = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+    return (f"| {name} | {_pct(r['caption_acc'], 'seen')} | {_pct(r['caption_acc'], 'held_out')} | "
+            f"{_pct(r['caption_acc'], 'one_digit')} | {_pct(r['caption_acc'], 'two_digits')} | "
+            f"{_pct(r['r_precision'], 'seen')} | {_pct(r['r_precision'], 'held_out')} | "
+            f"{cell(fid.get('value'))} | {cell(fid.get('held_out'))} |\n")
+
+
+def _earlier(earlier: dict) -> str:
+    """The carried rows (`carried`) as a table of their own, or nothing."""
+    if not earlier:
+        return ""
+    rows = "".join(_row(f"{name} (scored {row['date']}; {row['training'].get('steps')} steps)", row["values"])
+                   for name, row in earlier.items())
+    return f"""
+Earlier runs of this benchmark whose run folders are not on this machine, as they were scored then (the same
+test captions and protocol, with that day's digit classifier and text model):
+
+{HEAD}{rows}"""
+
+
+HEAD = ("| row | caption acc. seen | caption acc. held-out | one digit | two digits | R-precision seen | "
+        "R-precision held-out | FID (all) | FID held-out |\n|---|---|---|---|---|---|---|---|---|\n")
+
+
+def report(table: dict, facts: dict, lines: list, data, timer, nets, fid_n: int, earlier: dict) -> str:
+    body = "".join(_row(name, r) for name, r in table.items())
     pub = "".join(f"| {m} | {a} | {b} |\n" for m, (a, b) in PUBLISHED.items())
     held = int(held_out(data.stored.digits, data.stored.positions).sum())
     return f"""# Text-to-image on captioned MNIST (64x64, one or two digits, {len(data)} test captions)
 
-{head}{body}
+{HEAD}{body}{_earlier(earlier)}
 Published figures for scale (CUB-200 birds: other data, other captions, GPU training):
 
 | published | R-precision | FID |

@@ -57,6 +57,17 @@ def test_override_without_equals_and_unknown_preset():
         load_config(preset="mnist-mlpp")
 
 
+def test_yaml_words_like_off_stay_words_and_true_false_stay_booleans(tmp_path):
+    """YAML 1.1 reads off/on/yes/no as booleans; config values use the 1.2 rule, so `train.amp=off` works."""
+    assert parse_override("train.amp=off") == ("train.amp", "off")
+    assert [parse_override(f"k={w}")[1] for w in ("on", "yes", "no", "true", "False")] == ["on", "yes", "no", True, False]
+    assert load_config(overrides=["train.amp=off"]).train.amp == "off"
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  amp: off\n  tensorboard: false\n")
+    cfg = load_config(file=str(path))
+    assert cfg.train.amp == "off" and cfg.train.tensorboard is False
+
+
 def test_config_file_overlays_preset(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("preset: ring-gan\ntrain:\n  steps: 7\n")

@@ -13,6 +13,7 @@ from gankit.data.batches import ChannelsLast
 from gankit.data.sampler import BatchSampler
 from gankit.errors import ConfigError
 from gankit.methods import BatchSource, DataSpec, build_method
+from gankit.methods import base
 from gankit.methods.base import check_amp
 
 
@@ -133,6 +134,26 @@ def test_amp_choices_are_checked():
 
 
 bf16_cpu = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_auto_is_bf16_only_where_it_is_native(tiny, monkeypatch, native):
+    monkeypatch.setattr(base, "native_bf16", lambda device: native)
+    assert check_amp("auto", torch.device("cpu")) == (torch.bfloat16 if native else None)
+    run = api.train(two_steps(tiny, "auto", **{"train.amp": "auto", "train.device": "cpu"}))
+    assert load_checkpoint(run, trainer_state=False).meta["amp"] == ("bf16" if native else "off")
+    assert_finite(run)
+
+
+@pytest.mark.skipif(not bf16_cpu, reason="this CPU has no bfloat16 support")
+def test_bf16_where_it_is_emulated_warns(monkeypatch):
+    monkeypatch.setattr(base, "native_bf16", lambda device: False)
+    with pytest.warns(UserWarning, match="no native bfloat16.*train.amp=auto"):
+        assert check_amp("bf16", torch.device("cpu")) == torch.bfloat16
+    monkeypatch.setattr(base, "native_bf16", lambda device: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_amp("bf16", torch.device("cpu")) == torch.bfloat16
 
 
 @pytest.mark.skipif(not bf16_cpu, reason="this CPU has no bfloat16 support")

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import List, Optional, Union
 
 import torch
-import yaml
 
 from . import distributed
 from .checks import check_names, parse_device
-from .config import Config, apply_mapping, config_from_dict, load_config, validate
+from .config import Config, apply_mapping, config_from_dict, load_config, load_yaml, validate
 from .data import load_dataset
 from .errors import CheckpointError, ConfigError, DataError
 from .generator import LoadedGenerator, load_generator
@@ -57,7 +56,7 @@ def resume_config(run_dir: Path, overrides: Optional[List[str]] = None) -> Confi
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise CheckpointError(f"'{run_dir}' is not a run directory (no config.yaml); pass the folder `gankit train` created")
-    cfg = config_from_dict(yaml.safe_load(path.read_text()))
+    cfg = config_from_dict(load_yaml(path.read_text()))
     if overrides:
         cfg = load_config(mapping=cfg.to_dict(), overrides=overrides)
     cfg.run.dir = str(run_dir)

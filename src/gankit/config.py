@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -20,6 +21,22 @@ from typing import Any, List, Optional
 import yaml
 
 from .errors import ConfigError
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with the 1.2 booleans: only true/false are booleans, so `train.amp=off` stays the word "off"
+    (YAML 1.1, PyYAML's default, reads on/off/yes/no as booleans)."""
+
+
+_Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
+def load_yaml(text: str) -> Any:
+    """Parse config YAML (a file or an override's value) with `_Loader`."""
+    return yaml.load(text, Loader=_Loader)
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -185,9 +202,10 @@ class TrainConfig:
                              help="torch.compile mode (with train.compile=true); the CUDA-graph modes are not "
                                   "offered: a GAN step calls D several times, and CUDA graphs overwrite earlier "
                                   "outputs")
-    amp: str = _opt("off", choices=["off", "bf16", "fp16"],
-                    help="autocast mixed precision: bf16 (GPU, or a CPU with bf16 support) or fp16 (GPU only, "
-                         "with a gradient scaler per optimizer group)")
+    amp: str = _opt("off", choices=["off", "auto", "bf16", "fp16"],
+                    help="autocast mixed precision: bf16 (GPU, or a CPU with bf16 support), fp16 (GPU only, "
+                         "with a gradient scaler per optimizer group) or auto (bf16 where it is native: a GPU "
+                         "with bf16, a CPU with AVX512-BF16 or AMX; else off)")
     cudnn_benchmark: bool = _opt(True, help="let cuDNN time and pick the fastest convolution algorithms (GPU only)")
     threads: Optional[int] = _opt(None, min=1, help="CPU intra-op threads (None: torch's default, one per core); "
                                                     "1 is often faster for small models or on a busy machine")
@@ -356,7 +374,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"override '{text}' is not key=value (e.g. train.steps=500)")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return key.strip(), value
@@ -425,7 +443,7 @@ def list_presets() -> dict[str, str]:
     """Preset name -> one-line description."""
     out = {}
     for path in sorted(PRESET_DIR.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = load_yaml(path.read_text()) or {}
         out[path.stem] = str(doc.get("description", "")).strip()
     return out
 
@@ -434,7 +452,7 @@ def _read_yaml(path: Path, what: str) -> dict:
     if not path.is_file():
         raise ConfigError(f"{what} '{path}' not found")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{what} '{path}' is not valid YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(doc, dict):

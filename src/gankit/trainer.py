@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import torch
-import yaml
 
 from . import checkpoint as ckpt_io
-from .config import Config, config_changes, dump_yaml
+from .config import Config, config_changes, dump_yaml, load_yaml
 from .data.batches import ChannelsLast
 from .distributed import DistInfo, any_rank
 from .errors import CheckpointError, ConfigError, TrainingDiverged
 from .methods import DataSpec, Method
+from .methods.base import amp_name
 from .methods.optim import load_keeping_hyperparameters, match_state_layout
 from .monitor.plots import plot_curves, roll_back_log
 from .monitor.progress import Progress
@@ -95,7 +95,7 @@ class Trainer:
         current, text = self.run_dir / "config.yaml", dump_yaml(self.cfg)
         header = ""
         if current.is_file():
-            changes = config_changes(yaml.safe_load(current.read_text()) or {}, self.cfg.to_dict())
+            changes = config_changes(load_yaml(current.read_text()) or {}, self.cfg.to_dict())
             header = f"# resumed at step {self.step}; changed: {'; '.join(changes) or 'nothing'}\n"
         ckpt_io.atomic_write_text(self.run_dir / "configs" / f"step-{self.step:08d}.yaml", header + text)
         ckpt_io.atomic_write_text(current, text)
@@ -119,7 +119,7 @@ class Trainer:
                 "config": self.cfg.to_dict(),
                 "data": self.spec.to_dict(), "method": self.cfg.method, "networks": self.method.network_specs(),
                 "tasks": self.method.tasks(), "protocol": self.method.protocol, "torch": torch.__version__,
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                "amp": amp_name(self.method.amp_dtype), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
     def save(self, name: Optional[str] = None, alone: bool = False) -> Path:
         """A periodic checkpoint (`step-N`, becomes `latest`), or a named one such as `best` (rank 0 writes).
