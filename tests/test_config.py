@@ -66,6 +66,8 @@ def test_yaml_words_like_off_stay_words_and_true_false_stay_booleans(tmp_path):
     path.write_text("train:\n  amp: off\n  tensorboard: false\n")
     cfg = load_config(file=str(path))
     assert cfg.train.amp == "off" and cfg.train.tensorboard is False
+    words = load_config(overrides=["train.tensorboard=no", "train.compile=on"]).train  # boolean keys still take them
+    assert words.tensorboard is False and words.compile is True
 
 
 def test_config_file_overlays_preset(tmp_path):

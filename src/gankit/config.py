@@ -34,6 +34,9 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|Tr
                               list("tTfF"))
 
 
+YAML11_BOOLS = {"yes": True, "on": True, "no": False, "off": False}  # still accepted for a boolean key
+
+
 def load_yaml(text: str) -> Any:
     """Parse config YAML (a file or an override's value) with `_Loader`."""
     return yaml.load(text, Loader=_Loader)
@@ -318,6 +321,8 @@ def _coerce(key: str, value: Any, t) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key} must be a list like [1, 2], got {value!r}")
         return [_coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value)]
+    if t is bool and isinstance(value, str) and value.lower() in YAML11_BOOLS:  # `_Loader` keeps them words
+        value = YAML11_BOOLS[value.lower()]
     if t is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
         try:
             value = float(value)
