@@ -131,19 +131,15 @@ def training_facts(run: Path, preset: str, overrides: list, times: dict) -> dict
     import torch
 
     cfg = yaml_config(run)
-    steps, batch = cfg["train"]["steps"], cfg["train"]["batch_size"]
-    latest = run / "checkpoints" / "latest"  # a run stopped by train.max_minutes ends before train.steps
-    name = latest.read_text().strip() if latest.is_file() else ""
-    if name.startswith("step-"):
-        steps = int(name[5:])
+    steps, batch, amp = cfg["train"]["steps"], cfg["train"]["batch_size"], cfg["train"].get("amp") or "off"
+    if (run / "checkpoints" / "latest").is_file():  # the step reached (train.max_minutes may stop a run early)
+        from gankit.checkpoint import load_checkpoint  # and what autocast ran as (train.amp=auto: per machine)
+
+        meta = load_checkpoint(run, trainer_state=False).meta
+        steps, amp = meta["step"], meta.get("amp", amp)
     seconds = times.get(run.name)
     data = [f"data.{k}={cfg['data'][k]}" for k in ("dir", "test_dir") if cfg["data"].get(k)]
     flops = count_flops(preset, overrides + data, torch.device("cpu"))
-    amp = cfg["train"].get("amp") or "off"
-    if latest.is_file():  # what autocast ran as (train.amp=auto resolves per machine), where the run says it
-        from gankit.checkpoint import load_checkpoint
-
-        amp = load_checkpoint(run, trainer_state=False).meta.get("amp", amp)
     facts = {"steps": steps, "batch": batch, "seconds": seconds, "flops_per_step": flops, "amp": amp}
     if seconds:
         facts["images_per_s"] = steps * batch / seconds

@@ -32,14 +32,13 @@ _Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag
                                    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
                               list("tTfF"))
-
-
 YAML11_BOOLS = {"yes": True, "on": True, "no": False, "off": False}  # still accepted for a boolean key
 
 
 def load_yaml(text: str) -> Any:
     """Parse config YAML (a file or an override's value) with `_Loader`."""
     return yaml.load(text, Loader=_Loader)
+
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
