@@ -182,9 +182,12 @@ class Recorder(nn.Module):
         self.w = nn.Parameter(torch.ones(()))
         self.calls = []
 
-    def forward(self, images, e):
-        self.calls.append((images.detach().clone(), e.detach().clone()))
-        return self.w * images.float().mean((1, 2, 3))[:, None] * e.sum(1, keepdim=True)
+    def forward(self, images, e, *more):
+        scores = []
+        for text in (e, *more):
+            self.calls.append((images.detach().clone(), text.detach().clone()))
+            scores.append(self.w * images.float().mean((1, 2, 3))[:, None] * text.sum(1, keepdim=True))
+        return tuple(scores) if more else scores[0]
 
 
 def tiny_method(*extra: str):

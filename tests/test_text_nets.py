@@ -226,6 +226,21 @@ def test_discriminator_shapes_and_gradients(size, channels, projection):
         assert (d(x, e) - d(x, e.flip(0))).abs().min() > 1e-6
 
 
+@pytest.mark.parametrize("projection", [False, True])
+def test_discriminator_scores_several_captions_from_one_trunk_pass(projection):
+    """D(x, e1, e2) gives what D(x, e1) and D(x, e2) give (train-mode BatchNorm included), with one trunk pass."""
+    torch.manual_seed(0)
+    d = MatchingAwareDiscriminator(size=16, **SMALL_D, projection=projection)
+    x, e1, e2 = torch.rand(4, 1, 16, 16) * 2 - 1, torch.randn(4, 6), torch.randn(4, 6)
+    passes = []
+    d.trunk.register_forward_hook(lambda *_: passes.append(1))
+    both = d(x, e1, e2)
+    assert isinstance(both, tuple) and len(both) == 2 and len(passes) == 1
+    torch.testing.assert_close(both, (d(x, e1), d(x, e2)))
+    assert not torch.allclose(both[0], both[1])
+    one_line_error(r"MatchingAwareDiscriminator text embedding has shape \(4, 5\)", d, x, e1, torch.randn(4, 5))
+
+
 def test_discriminator_with_spectral_norm():
     d = MatchingAwareDiscriminator(channels=3, size=32, **SMALL_D, spectral_norm=True, projection=True)
     assert d.config["norm"] == "none" and not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())

@@ -198,7 +198,7 @@ class GanIntCls(ConditionalMethod):
     def matching_d_loss(self, d: nn.Module, real, fake, e, e_wrong) -> tuple:
         """D's matching-aware loss and its mean verdicts (real, real + mismatched caption, fake)."""
         real = diff_augment(real, self.policy) if self.policy else real  # the same real images for both texts
-        s_r, s_w = d(real, e).float(), d(real, e_wrong).float()
+        s_r, s_w = (s.float() for s in d(real, e, e_wrong))  # one trunk pass for the real images
         s_f = self.judge(d, fake, e)
         loss = losses.d_loss(self.loss_name, s_r, torch.cat([s_w, s_f]), real_label=self.cfg.loss.real_label)
         return loss, self.score(s_r), self.score(s_w), self.score(s_f)

@@ -309,7 +309,9 @@ class MatchingAwareDiscriminator(nn.Module):
     normalised, Miyato et al. 2018). projection=True adds Miyato & Koyama's (2018) projection term
     <W text_emb, sum-pooled 4x4 features>. It only scores (image, text) pairs; the matching-aware
     scheme (real+match, real+mismatch, fake+match) is the method's. DCGAN init.
-    forward(images (N, channels, size, size), text_emb (N, text_dim)) -> float logits (N, 1)."""
+    forward(images (N, channels, size, size), text_emb (N, text_dim)) -> float logits (N, 1);
+    forward(images, text_emb, *more) -> a tuple of logits, one per embedding, from one pass of the image trunk
+    (the trunk does not read the text: the same images against several captions cost one trunk, not several)."""
 
     def __init__(self, channels: int = 1, size: int = 64, width: int = 64, text_dim: int = 128, proj_dim: int = 128,
                  spectral_norm: bool = False, norm: str = "auto", projection: bool = False):
@@ -331,10 +333,16 @@ class MatchingAwareDiscriminator(nn.Module):
         if spectral_norm:
             apply_spectral_norm(self)
 
-    def forward(self, images: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, text_emb: torch.Tensor, *more: torch.Tensor):
         check_images("MatchingAwareDiscriminator", images, self.channels, self.size)
-        check_vectors("MatchingAwareDiscriminator", "text embedding", text_emb, self.text_dim, images.shape[0])
+        for emb in (text_emb, *more):
+            check_vectors("MatchingAwareDiscriminator", "text embedding", emb, self.text_dim, images.shape[0])
         h = self.trunk(images)
+        logits = tuple(self._score(h, emb) for emb in (text_emb, *more))
+        return logits if more else logits[0]
+
+    def _score(self, h: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+        """The head's logits for trunk features h and one caption embedding per item."""
         logits = self.head(append_features(h, self.text(text_emb))).flatten(1).float()
         if self.project is not None:
             logits = logits + (self.project(text_emb).float() * h.float().sum((2, 3))).sum(1, keepdim=True)
