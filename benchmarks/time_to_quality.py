@@ -147,6 +147,52 @@ def mean_or_none(values: list) -> Optional[float]:
     return statistics.mean(values) if values else None
 
 
+@dataclass(frozen=True)
+class Verdict:
+    recipe: str
+    minutes: float  # the budget
+    goal: float
+    value: Optional[float]  # the recipe's mean within the budget (None: some run had not ended by then)
+    ok: bool
+
+
+def protocol_at(c: dict, minutes: float, t: Target) -> Optional[float]:
+    """A run's value within `minutes` on the final sample count: its snapshot where snapshots were scored on
+    that count too, else its final checkpoint where the run had ended by then (None otherwise)."""
+    if t.n == t.final_n:
+        return at(c, minutes, "value")
+    return c["final"]["value"] if c["final"]["minutes"] <= minutes + 1e-9 else None
+
+
+def verdicts(t: Target, results: Dict[str, list]) -> List[Verdict]:
+    """Each recipe against each goal of `t`, from its runs' scores on the final sample count within the budget."""
+    out = []
+    for name, curves in results.items():
+        for minutes, goal in t.goals:
+            values = [protocol_at(c, minutes, t) for c in curves]
+            within = mean_or_none(values) if None not in values else None
+            ok = within is not None and (within <= goal if t.lower_is_better else within * t.scale >= goal)
+            if t.modes and minutes >= max(c["final"]["minutes"] for c in curves):
+                ok = ok and all(c["final"]["modes"] == t.modes for c in curves)
+            out.append(Verdict(name, minutes, goal, within, ok))
+    return out
+
+
+def goal_text(t: Target, v: Verdict) -> str:
+    return (f"{'<=' if t.lower_is_better else '>='} {v.goal:g}"
+            f"{f', and all {t.modes} modes in every run' if t.modes else ''}")
+
+
+def judged(t: Target, v: Verdict, protocol_n: int) -> str:
+    return (f"**{'met' if v.ok else 'not met'}**" if t.final_n == protocol_n else
+            f"not judged: {t.final_n} samples, the goal's protocol has {protocol_n}")
+
+
+def verdict_line(t: Target, v: Verdict, protocol_n: int) -> str:
+    return (f"- {v.recipe}: {t.label} {fmt(v.value, t)} within {v.minutes:g} min (goal {goal_text(t, v)}) -> "
+            + judged(t, v, protocol_n))
+
+
 def report(t: Target, target: str, results: Dict[str, list], recipes: dict, args, timer: Timer) -> str:
     marks = t.marks
     head = "| recipe | seeds | " + " | ".join(f"{m:g} min" for m in marks) + f" | final ({t.final_n} samples) | " \
@@ -159,19 +205,7 @@ def report(t: Target, target: str, results: Dict[str, list], recipes: dict, args
         modes = f" ({statistics.mean(f['modes'] for f in finals):g} / {t.modes} modes)" if t.modes else ""
         rows += (f"| {name} | {len(curves)} | " + " | ".join(cells) + f" | **{fmt(final, t)}**{modes} | "
                  f"{max(f['minutes'] for f in finals):.2f} | {finals[0]['step']} of {finals[0]['total_steps']} |\n")
-    goals = []
-    for name, curves in results.items():
-        for minutes, goal in t.goals:  # the full protocol where every run had ended by then
-            values = [at(c, minutes, "value") for c in curves]
-            within = mean_or_none(values) if None not in values else None
-            ok = within is not None and (within <= goal if t.lower_is_better else within * t.scale >= goal)
-            if t.modes and minutes >= max(c["final"]["minutes"] for c in curves):
-                ok = ok and all(c["final"]["modes"] == t.modes for c in curves)
-            goals.append(f"- {name}: {t.label} {fmt(within, t)} within {minutes:g} min (goal "
-                         f"{'<=' if t.lower_is_better else '>='} {goal:g}"
-                         f"{f', and all {t.modes} modes in every run' if t.modes else ''}) -> "
-                         + (f"**{'met' if ok else 'not met'}**" if t.final_n == args.protocol_n else
-                            f"not judged: {t.final_n} samples, the goal's protocol has {args.protocol_n}"))
+    goals = [verdict_line(t, v, args.protocol_n) for v in verdicts(t, results)]
     bias = [f"- {name}: {t.label} on {args.n} samples {fmt(mean_or_none([c['final']['subset'] for c in cs]), t)} "
             f"vs {fmt(mean_or_none([c['final']['value'] for c in cs]), t)} on {t.final_n}"
             for name, cs in results.items()] if args.n != args.final_n else []
@@ -243,10 +277,38 @@ def plot(t: Target, results: Dict[str, list], path: Path) -> None:
     plt.close(fig)
 
 
+def summary() -> str:
+    """time_to_quality.md: every target's goals against its recipes, from the targets' result files."""
+    rows, sections = [], []
+    for target, t in TARGETS.items():
+        path = RESULTS / f"time_to_quality_{target}.json"
+        if not path.is_file():
+            rows.append(f"| {target} | — | {t.label} | — | — | not run |")
+            continue
+        data = json.loads(path.read_text())
+        scored = Target(**{**t.__dict__, "marks": tuple(data["marks"]), "n": data["n"], "final_n": data["final_n"]})
+        for v in verdicts(scored, data["results"]):
+            rows.append(f"| {target} | {v.recipe} | {t.label} | within {v.minutes:g} min: {goal_text(t, v)} | "
+                        f"{fmt(v.value, scored)} | {judged(scored, v, t.final_n)} |")
+        sections.append(f"## {target}\n\n![{t.label} against minutes](time_to_quality_{target}.png)\n\n"
+                        f"- table, per-seed figures and the recipes: [time_to_quality_{target}.md]"
+                        f"(time_to_quality_{target}.md)\n- command: `{data['command']}`\n"
+                        f"- date: {data.get('date', 'see the target file')}; machine: "
+                        f"{data.get('machine', 'see the target file')}\n\nPublished, for scale: {t.anchors}.\n")
+    return ("# Time to quality on 2 CPU cores (issue 16): the goals\n\n"
+            "| target | recipe | metric | goal | ours | verdict |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
+            + "\n\n\"ours\": the mean over seeds of each run's final checkpoint where every run had ended within the "
+              "budget, on the sample count its target file states (a verdict only where that is the goal's "
+              "protocol).\n\n" + "\n".join(sections)
+            + f"\n## This file\n\n- made by: `{command()}` (from the targets' json files)\n- date: {today()}\n")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--target", choices=sorted(TARGETS), required=True)
-    p.add_argument("--recipe", action="append", required=True, help="NAME=PRESET[@key=value@...], repeatable")
+    p.add_argument("--target", choices=sorted(TARGETS))
+    p.add_argument("--recipe", action="append", help="NAME=PRESET[@key=value@...], repeatable")
+    p.add_argument("--summary", action="store_true",
+                   help="write time_to_quality.md (every target's goals) from the targets' result files, and stop")
     p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per recipe")
     p.add_argument("--jobs", type=int, default=1,
                    help="runs trained at once (each with its own train.threads); scoring follows, one at a time")
@@ -258,6 +320,11 @@ def main(argv=None) -> int:
     p.add_argument("--inception-weights", default=str(INCEPTION) if INCEPTION.is_file() else None)
     p.add_argument("--name", default=None, help="result file name (default: time_to_quality_<target>)")
     args = p.parse_args(argv)
+    if args.summary:
+        write_result("time_to_quality.md", summary())
+        return 0
+    if not args.target or not args.recipe:
+        p.error("--target and at least one --recipe are needed (or --summary)")
     t = TARGETS[args.target]
     if args.marks:
         t = Target(**{**t.__dict__, "marks": tuple(float(m) for m in args.marks.split(","))})
@@ -283,7 +350,9 @@ def main(argv=None) -> int:
         results.setdefault(name, []).append(curve(run, t, args))
         log(f"{run.name}: {results[name][-1]}")
     plot(t, results, RESULTS / f"{args.name}.png")
-    (RESULTS / f"{args.name}.json").write_text(json.dumps({"command": command(), "results": results}, indent=1))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps({
+        "command": command(), "date": today(), "machine": machine(), "marks": list(t.marks), "n": t.n,
+        "final_n": t.final_n, "results": results}, indent=1))
     write_result(f"{args.name}.md", report(t, args.target, results, recipes, args, timer))
     return 0
 

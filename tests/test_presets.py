@@ -19,7 +19,7 @@ from gankit.generator import load_generator
 from gankit.nn.layers import MinibatchDiscrimination
 
 NEW_PRESETS = ["mnist-wgan", "mnist-wgan-gp", "mnist-hinge-sn", "mnist-cgan",
-               "grid-wgan-gp", "grid-minibatch", "grid-gman", "grid-pacgan", "grid-best", "ring-pacgan"]
+               "grid-wgan-gp", "grid-minibatch", "grid-gman", "grid-pacgan", "grid-best", "ring-pacgan", "mnist-best"]
 
 # What each preset must switch on; every stabiliser not listed must be off (checked too).
 STABILISERS = {
@@ -33,6 +33,7 @@ STABILISERS = {
     "grid-pacgan": {"pack", "r1", "ema"},
     "grid-best": {"pack", "r1", "ema"},
     "ring-pacgan": {"pack", "r1", "ema"},
+    "mnist-best": {"r1", "ema"},
 }
 STEPS = 2
 
