@@ -2,6 +2,7 @@
 import hashlib
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -307,6 +308,9 @@ def test_real_feature_cache_key_follows_the_files_and_the_preprocessing(tmp_path
 
     first, seen = fid()
     assert seen == 40 and fid() == (first, 20)  # the second time, real features come from the cache
+    for f in data.iterdir():  # the same files with new times (a copy, a re-mount): still the cache
+        os.utime(f, ns=(1, 1))
+    assert fid() == (first, 20)
     shutil.rmtree(data)  # another folder in its place: same names, same count
     _write_noise_pngs(data, 20, seed=2, smooth=True)
     replaced, seen = fid()

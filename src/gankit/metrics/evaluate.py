@@ -3,7 +3,7 @@
 Every result carries its protocol (n_real, n_fake, split, resize, feature network, weights
 sha256, samples seed) and prints it on its `line()`. Real-image features are cached under
 `$GANKIT_CACHE/stats/`, keyed on everything that changes them: data set, data dir, split, image shape,
-count, subset seed, the files read (names, sizes, mtimes), `PREPROCESS_VERSION`, and the network
+count, subset seed, the files read (names and contents), `PREPROCESS_VERSION`, and the network
 (features, resize, weights sha256).
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ from torch import Tensor
 from gankit.errors import ConfigError, DataError
 from gankit.metrics.classifier import ClassifierFeatures, cache_root
 from gankit.metrics.frechet import density_coverage, feature_stats, frechet_distance, kid, precision_recall
-from gankit.metrics.inception import TORCH_FIDELITY_SEED, InceptionFeatures, MetricUnavailable, inception_score
+from gankit.metrics.inception import (TORCH_FIDELITY_SEED, InceptionFeatures, MetricUnavailable, file_sha256,
+                                      inception_score)
 from gankit.metrics.modes import PACGAN_NUM_SAMPLES, mixture_mode_report
 from gankit.metrics.stacked import PROTOCOL_SAMPLES, channel_digits, stacked_modes
 
@@ -130,14 +131,14 @@ def _source_files(ds) -> List[Path]:
 
 
 def _files_digest(files: Sequence[Path], base: Optional[Path]) -> Optional[str]:
-    """sha256 of each file's name (relative to `base`), size and mtime_ns; None for no files."""
+    """sha256 of each file's name (relative to `base`) and contents; None for no files. Contents, not mtimes:
+    the same data copied or re-mounted keeps its cached features (each file is hashed once a process)."""
     if not files:
         return None
     rows = []
     for f in files:
-        st = f.stat()
         name = os.path.relpath(f.absolute(), base.absolute()) if base else str(f.absolute())
-        rows.append([name, st.st_size, st.st_mtime_ns])
+        rows.append([name, file_sha256(f)])
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
