@@ -13,8 +13,8 @@ if [ "$want" = all ] || [ "$want" = grid ]; then
     --seeds 10 --set train.threads=2 --runs $runs
 fi
 if [ "$want" = all ] || [ "$want" = mnist ]; then
-  $py benchmarks/time_to_quality.py --target mnist --marks 2,5,10,15 --recipe baseline=mnist-dcgan \
-    --recipe best=mnist-best --set data.dir=data/mnist --runs $runs
+  $py benchmarks/time_to_quality.py --target mnist --marks 2,5,10,15,20,30,45,60 --recipe baseline=mnist-dcgan \
+    --recipe best=mnist-best --recipe best60=mnist-best@train.steps=50000 --set data.dir=data/mnist --runs $runs
 fi
 if [ "$want" = all ] || [ "$want" = stacked ]; then
   $py benchmarks/time_to_quality.py --target stacked --recipe baseline=mnist-dcgan@data.name=stacked-mnist \
