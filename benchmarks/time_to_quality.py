@@ -126,10 +126,10 @@ def curve(run: Path, t: Target, args) -> dict:
     return {"points": points, "final": final}
 
 
-def at(c: dict, mark: float, final_key: str = "subset") -> Optional[float]:
-    """A run's value at `mark` minutes: its snapshot for that mark, or its final checkpoint where the run ended
-    before the mark (None where it has neither)."""
-    for m, _, value in c["points"]:
+def at(c: dict, mark: float, final_key: str = "subset", snapshots: bool = True) -> Optional[float]:
+    """A run's value at `mark` minutes: its snapshot for that mark (unless `snapshots` is false), or its final
+    checkpoint where the run ended before the mark (None where it has neither)."""
+    for m, _, value in c["points"] if snapshots else ():
         if abs(m - mark) < 1e-9:
             return value
     return c["final"][final_key] if c["final"]["minutes"] <= mark + 1e-9 else None
@@ -159,9 +159,7 @@ class Verdict:
 def protocol_at(c: dict, minutes: float, t: Target) -> Optional[float]:
     """A run's value within `minutes` on the final sample count: its snapshot where snapshots were scored on
     that count too, else its final checkpoint where the run had ended by then (None otherwise)."""
-    if t.n == t.final_n:
-        return at(c, minutes, "value")
-    return c["final"]["value"] if c["final"]["minutes"] <= minutes + 1e-9 else None
+    return at(c, minutes, "value", snapshots=t.n == t.final_n)
 
 
 def verdicts(t: Target, results: Dict[str, list]) -> List[Verdict]:
@@ -297,9 +295,10 @@ def summary() -> str:
                         f"{data.get('machine', 'see the target file')}\n\nPublished, for scale: {t.anchors}.\n")
     return ("# Time to quality on 2 CPU cores (issue 16): the goals\n\n"
             "| target | recipe | metric | goal | ours | verdict |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
-            + "\n\n\"ours\": the mean over seeds of each run's final checkpoint where every run had ended within the "
-              "budget, on the sample count its target file states (a verdict only where that is the goal's "
-              "protocol).\n\n" + "\n".join(sections)
+            + "\n\n\"ours\": the mean over seeds of each run's score within the budget on its target's final sample "
+              "count (its snapshot at that minute where snapshots were scored on that count too, else its final "
+              "checkpoint where every run had ended by then); a verdict only where that count is the goal's "
+              "protocol.\n\n" + "\n".join(sections)
             + f"\n## This file\n\n- made by: `{command()}` (from the targets' json files)\n- date: {today()}\n")
 
 
