@@ -182,8 +182,11 @@ def goal_text(t: Target, v: Verdict) -> str:
 
 
 def judged(t: Target, v: Verdict, protocol_n: int) -> str:
-    return (f"**{'met' if v.ok else 'not met'}**" if t.final_n == protocol_n else
-            f"not judged: {t.final_n} samples, the goal's protocol has {protocol_n}")
+    if t.final_n != protocol_n:
+        return f"not judged: {t.final_n} samples, the goal's protocol has {protocol_n}"
+    if v.value is None:
+        return "not judged: no checkpoint within the budget was scored on the protocol's count"
+    return f"**{'met' if v.ok else 'not met'}**"
 
 
 def verdict_line(t: Target, v: Verdict, protocol_n: int) -> str:

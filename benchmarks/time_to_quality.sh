@@ -17,7 +17,7 @@ if [ "$want" = all ] || [ "$want" = mnist ]; then
     --recipe best=mnist-best --recipe best60=mnist-best@train.steps=50000 --set data.dir=data/mnist --runs $runs
 fi
 if [ "$want" = all ] || [ "$want" = stacked ]; then
-  $py benchmarks/time_to_quality.py --target stacked --recipe baseline=mnist-dcgan@data.name=stacked-mnist \
-    --recipe best=mnist-best@data.name=stacked-mnist@train.steps=50000 --set data.dir=data/mnist --runs $runs
+  $py benchmarks/time_to_quality.py --target stacked --recipe best=mnist-best@data.name=stacked-mnist@gan.pack=2@train.steps=50000 \
+    --recipe baseline=mnist-dcgan@data.name=stacked-mnist --set data.dir=data/mnist --runs $runs
 fi
 $py benchmarks/time_to_quality.py --summary

@@ -93,6 +93,20 @@ def test_sha256_is_cached_by_mtime_and_size(tmp_path):
     assert inception.file_sha256(f) == hashlib.sha256(b"abcd").hexdigest()
 
 
+def test_content_sha256_reads_through_gzip(tmp_path):
+    import gzip
+
+    a, b, plain = tmp_path / "a.gz", tmp_path / "b.gz", tmp_path / "c.bin"
+    a.write_bytes(gzip.compress(b"digits" * 100, mtime=1))  # the same data compressed twice: other bytes
+    b.write_bytes(gzip.compress(b"digits" * 100, compresslevel=1, mtime=2))
+    plain.write_bytes(b"digits" * 100)
+    assert inception.file_sha256(a) != inception.file_sha256(b)
+    assert inception.content_sha256(a) == inception.content_sha256(b) == inception.file_sha256(plain)
+    other = tmp_path / "d.gz"
+    other.write_bytes(gzip.compress(b"other" * 100, mtime=1))
+    assert inception.content_sha256(other) != inception.content_sha256(a)
+
+
 class _Evil:
     def __reduce__(self):
         return (print, ("unpickled!",))

@@ -67,3 +67,10 @@ def test_summary_judges_only_the_goal_protocol(ttq, tmp_path, monkeypatch):
     assert "not judged: 2000 samples, the goal's protocol has 10000" in rows["mnist"]
     assert "**met**" in rows["grid"] and "not run" in rows["stacked"]
     assert t.final_n == 10000
+
+
+def test_a_goal_without_a_protocol_score_in_its_budget_is_not_judged(ttq):
+    t = ttq.TARGETS["mnist"]  # a 60-minute run: at 15 minutes only its 2,000-sample snapshot exists
+    v15, v60 = ttq.verdicts(t, {"long": [run(55.0, 4.5, [(15, 15.1, 12.0)])]})
+    assert ttq.judged(t, v15, t.final_n).startswith("not judged: no checkpoint within the budget")
+    assert ttq.judged(t, v60, t.final_n) == "**met**"

@@ -24,7 +24,7 @@ from torch import Tensor
 from gankit.errors import ConfigError, DataError
 from gankit.metrics.classifier import ClassifierFeatures, cache_root
 from gankit.metrics.frechet import density_coverage, feature_stats, frechet_distance, kid, precision_recall
-from gankit.metrics.inception import (TORCH_FIDELITY_SEED, InceptionFeatures, MetricUnavailable, file_sha256,
+from gankit.metrics.inception import (TORCH_FIDELITY_SEED, InceptionFeatures, MetricUnavailable, content_sha256,
                                       inception_score)
 from gankit.metrics.modes import PACGAN_NUM_SAMPLES, mixture_mode_report
 from gankit.metrics.stacked import PROTOCOL_SAMPLES, channel_digits, stacked_modes
@@ -131,14 +131,15 @@ def _source_files(ds) -> List[Path]:
 
 
 def _files_digest(files: Sequence[Path], base: Optional[Path]) -> Optional[str]:
-    """sha256 of each file's name (relative to `base`) and contents; None for no files. Contents, not mtimes:
-    the same data copied or re-mounted keeps its cached features (each file is hashed once a process)."""
+    """sha256 of each file's name (relative to `base`) and data (a .gz file's decompressed bytes); None for no
+    files. Data, not mtimes or compressed bytes: the same data copied, re-mounted or compressed again keeps its
+    cached features (each file is hashed once a process)."""
     if not files:
         return None
     rows = []
     for f in files:
         name = os.path.relpath(f.absolute(), base.absolute()) if base else str(f.absolute())
-        rows.append([name, file_sha256(f)])
+        rows.append([name, content_sha256(f)])
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 

@@ -8,6 +8,7 @@ The weights are read with `torch.load(weights_only=True)` (no unpickling).
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import io
 import os
@@ -69,17 +70,27 @@ def follow_text_link(path: Path) -> Path:
     return path
 
 
-_HASHES: Dict[Tuple[str, int, int], str] = {}
+_HASHES: Dict[Tuple[str, int, int, bool], str] = {}
 
 
 def file_sha256(path) -> str:
-    """sha256 of a file, remembered per (real path, mtime, size) so each file is hashed once."""
+    """sha256 of a file's bytes, remembered per (real path, mtime, size) so each file is hashed once."""
+    return _sha256(path, decompress=False)
+
+
+def content_sha256(path) -> str:
+    """sha256 of a file's data: the decompressed bytes of a .gz file (the same data compressed again, as a
+    re-mount or a re-download may do, has another header time and other bytes), else the file's bytes."""
+    return _sha256(path, decompress=str(path).endswith(".gz"))
+
+
+def _sha256(path, decompress: bool) -> str:
     real = os.path.realpath(path)
     st = os.stat(real)
-    key = (real, st.st_mtime_ns, st.st_size)
+    key = (real, st.st_mtime_ns, st.st_size, decompress)
     if key not in _HASHES:
         h = hashlib.sha256()
-        with open(real, "rb") as fh:
+        with (gzip.open if decompress else open)(real, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         _HASHES[key] = h.hexdigest()
@@ -187,5 +198,5 @@ def inception_score(logits, splits: int = IS_SPLITS, seed: int = TORCH_FIDELITY_
     return out[KEY_METRIC_ISC_MEAN], out[KEY_METRIC_ISC_STD]
 
 
-__all__ = ["InceptionFeatures", "MetricUnavailable", "WeightsNotFound", "as_rgb_uint8", "file_sha256",
-           "hub_weights_path", "inception_score", "resolve_weights"]
+__all__ = ["InceptionFeatures", "MetricUnavailable", "WeightsNotFound", "as_rgb_uint8", "content_sha256",
+           "file_sha256", "hub_weights_path", "inception_score", "resolve_weights"]
