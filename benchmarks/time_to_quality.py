@@ -207,12 +207,12 @@ def report(t: Target, target: str, results: Dict[str, list], recipes: dict, args
         rows += (f"| {name} | {len(curves)} | " + " | ".join(cells) + f" | **{fmt(final, t)}**{modes} | "
                  f"{max(f['minutes'] for f in finals):.2f} | {finals[0]['step']} of {finals[0]['total_steps']} |\n")
     goals = [verdict_line(t, v, args.protocol_n) for v in verdicts(t, results)]
-    bias = [f"- {name}: {t.label} on {args.n} samples {fmt(mean_or_none([c['final']['subset'] for c in cs]), t)} "
+    bias = [f"  - {name}: {t.label} on {args.n} samples {fmt(mean_or_none([c['final']['subset'] for c in cs]), t)} "
             f"vs {fmt(mean_or_none([c['final']['value'] for c in cs]), t)} on {t.final_n}"
             for name, cs in results.items()] if args.n != args.final_n else []
     seed_lines = "\n".join(f"- {name}: " + ", ".join(fmt(c["final"]["value"], t) for c in curves)
                            for name, curves in results.items())
-    recipe_lines = "\n".join(f"- {name}: preset `{p}` {' '.join(f'`{o}`' for o in o_)}" for name, (p, o_) in
+    recipe_lines = "\n".join(f"  - {name}: preset `{p}` {' '.join(f'`{o}`' for o in o_)}" for name, (p, o_) in
                              recipes.items())
     return f"""# Time to quality: {target} ({t.label} against minutes of training)
 
